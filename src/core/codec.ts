@@ -1,0 +1,231 @@
+// The one canonical codec: msgpack of fixed-order arrays, defined by schemas that give encode, decode and limits.
+//
+// Canonical bytes: every schema value has exactly one encoding. Decoding re-encodes what it read and compares the
+// bytes, so trailing bytes, non-minimal integers, maps, floats or any other alternative spelling are refused.
+// u64 values are always encoded as 64-bit msgpack integers (bigint), small integers (u8/u16/u32) minimally.
+import { Packr } from 'msgpackr';
+import { CodecError } from './errors.js';
+import { equalBytes } from './bytes.js';
+
+const packr = new Packr({ useRecords: false, moreTypes: false, bundleStrings: false, mapsAsObjects: true });
+
+/** A schema knows how to turn a typed value into a msgpack-able value and back, with validation. */
+export interface Schema<T> {
+  readonly name: string;
+  toWire(value: T, path: string): unknown;
+  fromWire(raw: unknown, path: string): T;
+}
+
+export type Infer<S> = S extends Schema<infer T> ? T : never;
+
+function fail(code: CodecError['code'], path: string, message: string): never {
+  throw new CodecError(code, path, message);
+}
+
+function uint(bits: 8 | 16 | 32): Schema<number> {
+  const max = 2 ** bits - 1;
+  return {
+    name: `u${bits}`,
+    toWire(v, path) {
+      if (!Number.isInteger(v) || v < 0 || v > max) fail('OUT_OF_RANGE', path, `expected u${bits}, got ${String(v)}`);
+      return v;
+    },
+    fromWire(raw, path) {
+      if (typeof raw !== 'number' || !Number.isInteger(raw)) fail('WRONG_TYPE', path, `expected u${bits} integer`);
+      if (raw < 0 || raw > max) fail('OUT_OF_RANGE', path, `expected u${bits}, got ${raw}`);
+      return raw;
+    },
+  };
+}
+
+export const u8 = uint(8);
+export const u16 = uint(16);
+export const u32 = uint(32);
+
+const U64_MAX = (1n << 64n) - 1n;
+const I64_MIN = -(1n << 63n);
+const I64_MAX = (1n << 63n) - 1n;
+
+export const u64: Schema<bigint> = {
+  name: 'u64',
+  toWire(v, path) {
+    if (typeof v !== 'bigint' || v < 0n || v > U64_MAX) fail('OUT_OF_RANGE', path, `expected u64 bigint, got ${String(v)}`);
+    return v;
+  },
+  fromWire(raw, path) {
+    if (typeof raw !== 'bigint') fail('WRONG_TYPE', path, 'expected a 64-bit integer');
+    if (raw < 0n) fail('OUT_OF_RANGE', path, 'expected a non-negative integer');
+    return raw;
+  },
+};
+
+export const i64: Schema<bigint> = {
+  name: 'i64',
+  toWire(v, path) {
+    if (typeof v !== 'bigint' || v < I64_MIN || v > I64_MAX) fail('OUT_OF_RANGE', path, `expected i64 bigint, got ${String(v)}`);
+    return v;
+  },
+  fromWire(raw, path) {
+    if (typeof raw !== 'bigint') fail('WRONG_TYPE', path, 'expected a 64-bit integer');
+    return raw;
+  },
+};
+
+export const bool: Schema<boolean> = {
+  name: 'bool',
+  toWire(v, path) {
+    if (typeof v !== 'boolean') fail('WRONG_TYPE', path, 'expected a boolean');
+    return v;
+  },
+  fromWire(raw, path) {
+    if (typeof raw !== 'boolean') fail('WRONG_TYPE', path, 'expected a boolean');
+    return raw;
+  },
+};
+
+/** Byte string of at most `max` bytes, or exactly `exact` bytes. */
+export function bytes(opts: { max: number } | { exact: number }): Schema<Uint8Array> {
+  const exact = 'exact' in opts ? opts.exact : undefined;
+  const max = 'exact' in opts ? opts.exact : opts.max;
+  const check = (b: Uint8Array, path: string): void => {
+    if (exact !== undefined && b.length !== exact) fail('WRONG_ARITY', path, `expected ${exact} bytes, got ${b.length}`);
+    if (b.length > max) fail('OVERSIZE', path, `at most ${max} bytes, got ${b.length}`);
+  };
+  return {
+    name: exact !== undefined ? `bytes${exact}` : `bytes<=${max}`,
+    toWire(v, path) {
+      if (!(v instanceof Uint8Array)) fail('WRONG_TYPE', path, 'expected bytes');
+      check(v, path);
+      return v;
+    },
+    fromWire(raw, path) {
+      if (!(raw instanceof Uint8Array)) fail('WRONG_TYPE', path, 'expected bytes');
+      check(raw, path);
+      return new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+    },
+  };
+}
+
+/** UTF-8 string of at most `max` bytes; an optional pattern must match the whole string. */
+export function str(opts: { max: number; pattern?: RegExp }): Schema<string> {
+  const check = (s: string, path: string): void => {
+    if (Buffer.byteLength(s, 'utf8') > opts.max) fail('OVERSIZE', path, `at most ${opts.max} bytes of text`);
+    if (opts.pattern && !opts.pattern.test(s)) fail('OUT_OF_RANGE', path, `does not match ${String(opts.pattern)}`);
+  };
+  return {
+    name: `str<=${opts.max}`,
+    toWire(v, path) {
+      if (typeof v !== 'string') fail('WRONG_TYPE', path, 'expected a string');
+      check(v, path);
+      return v;
+    },
+    fromWire(raw, path) {
+      if (typeof raw !== 'string') fail('WRONG_TYPE', path, 'expected a string');
+      check(raw, path);
+      return raw;
+    },
+  };
+}
+
+/** One of a fixed set of strings. */
+export function oneOf<const V extends string>(values: readonly V[]): Schema<V> {
+  const set = new Set<string>(values);
+  const check = (v: unknown, path: string): V => {
+    if (typeof v !== 'string') fail('WRONG_TYPE', path, 'expected a string');
+    if (!set.has(v)) fail('OUT_OF_RANGE', path, `expected one of ${values.join(', ')}`);
+    return v as V;
+  };
+  return { name: `oneOf(${values.join('|')})`, toWire: check, fromWire: check };
+}
+
+export function list<T>(item: Schema<T>, opts: { max: number }): Schema<T[]> {
+  return {
+    name: `list<${item.name}>`,
+    toWire(v, path) {
+      if (!Array.isArray(v)) fail('WRONG_TYPE', path, 'expected a list');
+      if (v.length > opts.max) fail('OVERSIZE', path, `at most ${opts.max} items, got ${v.length}`);
+      return v.map((x, i) => item.toWire(x, `${path}[${i}]`));
+    },
+    fromWire(raw, path) {
+      if (!Array.isArray(raw)) fail('WRONG_TYPE', path, 'expected a list');
+      if (raw.length > opts.max) fail('OVERSIZE', path, `at most ${opts.max} items, got ${raw.length}`);
+      return raw.map((x, i) => item.fromWire(x, `${path}[${i}]`));
+    },
+  };
+}
+
+/** A value or null. */
+export function optional<T>(inner: Schema<T>): Schema<T | null> {
+  return {
+    name: `optional<${inner.name}>`,
+    toWire(v, path) {
+      return v === null ? null : inner.toWire(v, path);
+    },
+    fromWire(raw, path) {
+      return raw === null ? null : inner.fromWire(raw, path);
+    },
+  };
+}
+
+type Fields = readonly (readonly [string, Schema<unknown>])[];
+type StructOf<F extends Fields> = { [K in F[number] as K[0]]: Infer<K[1]> };
+
+/** A record encoded as a fixed-order array of its fields: the field order is the format. */
+export function struct<const F extends Fields>(name: string, fields: F): Schema<StructOf<F>> {
+  return {
+    name,
+    toWire(v, path) {
+      if (typeof v !== 'object' || v === null) fail('WRONG_TYPE', path, `expected ${name}`);
+      const rec = v as Record<string, unknown>;
+      return fields.map(([k, s]) => s.toWire(rec[k], `${path}.${k}`));
+    },
+    fromWire(raw, path) {
+      if (!Array.isArray(raw)) fail('WRONG_TYPE', path, `expected ${name} as a list of ${fields.length} fields`);
+      if (raw.length !== fields.length) fail('WRONG_ARITY', path, `expected ${fields.length} fields, got ${raw.length}`);
+      const out: Record<string, unknown> = {};
+      fields.forEach(([k, s], i) => {
+        out[k] = s.fromWire(raw[i], `${path}.${k}`);
+      });
+      return out as StructOf<F>;
+    },
+  };
+}
+
+/** A schema whose definition refers to itself or to a later one. */
+export function lazy<T>(name: string, get: () => Schema<T>): Schema<T> {
+  return {
+    name,
+    toWire: (v, p) => get().toWire(v, p),
+    fromWire: (r, p) => get().fromWire(r, p),
+  };
+}
+
+export function encode<T>(schema: Schema<T>, value: T): Uint8Array {
+  const wire = schema.toWire(value, schema.name);
+  const b = packr.pack(wire);
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/**
+ * Decodes canonical bytes. Refuses input over `maxBytes`, malformed msgpack, trailing bytes, wrong arity and types,
+ * and any encoding other than the canonical one, with a CodecError naming the field.
+ */
+export function decode<T>(schema: Schema<T>, data: Uint8Array, maxBytes: number): T {
+  if (!(data instanceof Uint8Array)) fail('WRONG_TYPE', schema.name, 'expected bytes');
+  if (data.length > maxBytes) fail('OVERSIZE', schema.name, `at most ${maxBytes} bytes, got ${data.length}`);
+  let raw: unknown;
+  try {
+    raw = packr.unpack(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  } catch (e) {
+    fail('MALFORMED', schema.name, `not valid msgpack (${(e as Error).message})`);
+  }
+  const value = schema.fromWire(raw, schema.name);
+  let again: Uint8Array;
+  try {
+    again = encode(schema, value);
+  } catch {
+    fail('NON_CANONICAL', schema.name, 'value cannot be re-encoded');
+  }
+  if (!equalBytes(again, data)) fail('NON_CANONICAL', schema.name, 'bytes are not the canonical encoding');
+  return value;
+}
