@@ -1,13 +1,24 @@
-// sha256 through node:crypto (measured 1.7x faster than @noble/hashes here), and a binary Merkle root of hashes.
-import { createHash } from 'node:crypto';
+// sha256 through node:crypto's one-shot hash() (measured fastest here: benchmarks/results/crypto.json), and a Merkle root.
+import { hash } from 'node:crypto';
 
 export const HASH_BYTES = 32;
 export const EMPTY_HASH = new Uint8Array(HASH_BYTES);
 
 export function sha256(...parts: Uint8Array[]): Uint8Array {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p);
-  const d = h.digest();
+  let data: Uint8Array;
+  if (parts.length === 1) {
+    data = parts[0]!;
+  } else {
+    let n = 0;
+    for (const p of parts) n += p.length;
+    data = new Uint8Array(n);
+    let o = 0;
+    for (const p of parts) {
+      data.set(p, o);
+      o += p.length;
+    }
+  }
+  const d = hash('sha256', data, 'buffer');
   return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
 }
 
