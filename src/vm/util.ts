@@ -1,0 +1,59 @@
+// Small helpers shared by the VM modules: address schema, role checks' plumbing, JSON-ready rendering, bounded lists.
+import { bytes, str, type Schema } from '../core/codec.js';
+import { toHex, compareBytes, equalBytes } from '../core/bytes.js';
+import { ADDRESS_BYTES, PUBLIC_KEY_BYTES } from '../core/keys.js';
+import { sha256 } from '../core/hash.js';
+import { utf8 } from '../core/bytes.js';
+
+export const addressSchema: Schema<Uint8Array> = bytes({ exact: ADDRESS_BYTES });
+export const publicKeySchema: Schema<Uint8Array> = bytes({ exact: PUBLIC_KEY_BYTES });
+export const hash32Schema: Schema<Uint8Array> = bytes({ exact: 32 });
+/** Asset codes: 2 to 12 upper-case letters or digits, e.g. CNY, USD. */
+export const ASSET_CODE_PATTERN = /^[A-Z][A-Z0-9]{1,11}$/;
+export const assetCodeSchema: Schema<string> = str({ max: 12, pattern: ASSET_CODE_PATTERN });
+
+/**
+ * A module account: an address nobody holds a key for (sha256 of a label, first 20 bytes), used as a pool
+ * (e.g. bonded stake). Its balance counts in the asset's supply like any other balance.
+ */
+export function moduleAddress(label: string): Uint8Array {
+  return sha256(utf8(`autochain-module-account:${label}`)).subarray(0, ADDRESS_BYTES);
+}
+
+export function hex(b: Uint8Array): string {
+  return toHex(b);
+}
+
+/** Inserts into a sorted list of byte strings (no duplicates); returns false when already present. */
+export function insertSortedBytes(list: Uint8Array[], item: Uint8Array): boolean {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const c = compareBytes(list[mid]!, item);
+    if (c === 0) return false;
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  list.splice(lo, 0, item);
+  return true;
+}
+
+export function removeBytes(list: Uint8Array[], item: Uint8Array): boolean {
+  const i = list.findIndex((x) => equalBytes(x, item));
+  if (i < 0) return false;
+  list.splice(i, 1);
+  return true;
+}
+
+/** Ordinal string comparison (code units), the same on every node regardless of locale. */
+export function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Clamps view paging arguments to sane bounds. */
+export function page(opts: { offset?: number; limit?: number } | undefined, maxLimit = 100): { offset: number; limit: number } {
+  const offset = Math.max(0, Math.floor(opts?.offset ?? 0));
+  const limit = Math.min(maxLimit, Math.max(1, Math.floor(opts?.limit ?? maxLimit)));
+  return { offset, limit };
+}
