@@ -148,3 +148,163 @@ export function pledgeable(vehicle: Vehicle): string | null {
   if (vehicle.status === 'active') return null;
   return `vehicle ${vehicle.vin} is ${vehicle.status} and cannot be pledged`;
 }
+
+// ---- operations ----
+
+export const RegisterArgs = struct('vehicle.register', [
+  ['vin', vinSchema],
+  ['make', label],
+  ['model', label],
+  ['modelYear', u16],
+  ['energy', oneOf(ENERGY)],
+  ['use', oneOf(USE)],
+  ['condition', oneOf(CONDITION)],
+  ['owner', addressSchema],
+] as const);
+export const AppraiseArgs = struct('vehicle.appraise', [
+  ['vin', vinSchema],
+  ['asset', assetCodeSchema],
+  ['amount', u64],
+] as const);
+export const TransferOwnershipArgs = struct('vehicle.transferOwnership', [
+  ['vin', vinSchema],
+  ['to', addressSchema],
+] as const);
+export const SetStatusArgs = struct('vehicle.setStatus', [
+  ['vin', vinSchema],
+  ['status', oneOf(STATUS)],
+] as const);
+
+/** Proleptic Gregorian calendar year (UTC) of a time in ms since the epoch (integer arithmetic only). */
+export function utcYear(timeMs: bigint): number {
+  // Howard Hinnant's civil_from_days.
+  const days = Number(timeMs / 86_400_000n) - (timeMs < 0n && timeMs % 86_400_000n !== 0n ? 1 : 0);
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  return yoe + era * 400 + (month <= 2 ? 1 : 0);
+}
+
+function notFound(vin: string): ReturnType<typeof failure> {
+  return failure(VEHICLE_CODES.NOT_FOUND, `no vehicle ${vin}`);
+}
+
+function badVin(vin: string): ReturnType<typeof failure> | null {
+  const why = validateVin(vin);
+  return why === null ? null : failure(VEHICLE_CODES.BAD_VIN, `invalid VIN ${JSON.stringify(vin)}: ${why}`);
+}
+
+const register: OpDef<Infer<typeof RegisterArgs>> = {
+  args: RegisterArgs,
+  gasBase: 3_000n,
+  run(ctx, a) {
+    if (!hasRole(ctx.state, ctx.sender, 'manufacturer') && !hasRole(ctx.state, ctx.sender, 'registrar')) {
+      return failure(VEHICLE_CODES.NOT_REGISTRANT, 'only manufacturer or registrar accounts register vehicles');
+    }
+    const bad = badVin(a.vin);
+    if (bad) return bad;
+    const maxYear = utcYear(ctx.block.timeMs) + MODEL_YEAR_AHEAD;
+    if (a.modelYear < MIN_MODEL_YEAR || a.modelYear > maxYear) {
+      return failure(VEHICLE_CODES.BAD_MODEL_YEAR, `model year ${a.modelYear} outside ${MIN_MODEL_YEAR}..${maxYear}`);
+    }
+    if (loadVehicle(ctx.state, a.vin) !== null) return failure(VEHICLE_CODES.EXISTS, `vehicle ${a.vin} is already registered`);
+    saveVehicle(ctx.state, {
+      ...a, status: 'active', appraisal: null, lien: null, registeredBy: ctx.sender, registeredAtMs: ctx.block.timeMs,
+    });
+    ctx.emit('Registered', {
+      vin: a.vin, make: a.make, model: a.model, modelYear: String(a.modelYear), energy: a.energy, use: a.use,
+      condition: a.condition, owner: hex(a.owner), by: hex(ctx.sender),
+    });
+    return OK;
+  },
+};
+
+const appraise: OpDef<Infer<typeof AppraiseArgs>> = {
+  args: AppraiseArgs,
+  gasBase: 2_000n,
+  run(ctx, a) {
+    if (!hasRole(ctx.state, ctx.sender, 'dealer') && !hasRole(ctx.state, ctx.sender, 'registrar')) {
+      return failure(VEHICLE_CODES.NOT_APPRAISER, 'only dealer or registrar accounts appraise vehicles');
+    }
+    const bad = badVin(a.vin);
+    if (bad) return bad;
+    const v = loadVehicle(ctx.state, a.vin);
+    if (v === null) return notFound(a.vin);
+    if (!assetExists(ctx.state, a.asset)) return failure(VEHICLE_CODES.UNKNOWN_ASSET, `unknown asset ${a.asset}`);
+    if (a.amount === 0n) return failure(VEHICLE_CODES.ZERO_AMOUNT, 'appraised value must be positive');
+    saveVehicle(ctx.state, { ...v, appraisal: { asset: a.asset, amount: a.amount, by: ctx.sender, atMs: ctx.block.timeMs } });
+    ctx.emit('Appraised', { vin: a.vin, asset: a.asset, amount: a.amount.toString(), by: hex(ctx.sender) });
+    return OK;
+  },
+};
+
+const transferOwnership: OpDef<Infer<typeof TransferOwnershipArgs>> = {
+  args: TransferOwnershipArgs,
+  gasBase: 2_000n,
+  run(ctx, a) {
+    const bad = badVin(a.vin);
+    if (bad) return bad;
+    const v = loadVehicle(ctx.state, a.vin);
+    if (v === null) return notFound(a.vin);
+    if (!equalBytes(v.owner, ctx.sender)) return failure(VEHICLE_CODES.NOT_OWNER, 'only the owner transfers a vehicle');
+    if (v.lien !== null) {
+      return failure(VEHICLE_CODES.LIENED, `vehicle ${a.vin} carries a lien for loan ${v.lien.loanId}; it cannot change owner`);
+    }
+    if (v.status !== 'active') return failure(VEHICLE_CODES.NOT_ACTIVE, `vehicle ${a.vin} is ${v.status}`);
+    if (equalBytes(a.to, v.owner)) return failure(VEHICLE_CODES.SAME_OWNER, 'the recipient already owns the vehicle');
+    saveVehicle(ctx.state, { ...v, owner: a.to });
+    ctx.emit('OwnershipTransferred', { vin: a.vin, from: hex(v.owner), to: hex(a.to) });
+    return OK;
+  },
+};
+
+const setStatus: OpDef<Infer<typeof SetStatusArgs>> = {
+  args: SetStatusArgs,
+  gasBase: 2_000n,
+  run(ctx, a) {
+    if (!hasRole(ctx.state, ctx.sender, 'registrar')) return failure(VEHICLE_CODES.NOT_REGISTRAR, 'only registrar accounts set a vehicle status');
+    const bad = badVin(a.vin);
+    if (bad) return bad;
+    const v = loadVehicle(ctx.state, a.vin);
+    if (v === null) return notFound(a.vin);
+    // Scrapping is final: a scrapped car's VIN is never reactivated.
+    if (v.status === 'scrapped') return failure(VEHICLE_CODES.SCRAPPED, `vehicle ${a.vin} is scrapped`);
+    if (v.status === a.status) return failure(VEHICLE_CODES.SAME_STATUS, `vehicle ${a.vin} is already ${a.status}`);
+    saveVehicle(ctx.state, { ...v, status: a.status });
+    ctx.emit('StatusChanged', { vin: a.vin, from: v.status, to: a.status, by: hex(ctx.sender) });
+    return OK;
+  },
+};
+
+export const vehicleModule: Module = {
+  name: 'vehicle',
+  ops: { register, appraise, transferOwnership, setStatus },
+};
+
+// ---- views (JSON-ready) ----
+
+export interface VehicleView {
+  vin: string; make: string; model: string; modelYear: number; energy: string; use: string; condition: string;
+  status: string; owner: string;
+  appraisal: { asset: string; amount: string; by: string; atMs: string } | null;
+  lien: { loanId: string; lender: string; registeredAtMs: string } | null;
+  registeredBy: string; registeredAtMs: string;
+}
+
+function getVehicle(state: KvReader, vin: string): VehicleView | null {
+  const v = loadVehicle(state, vin);
+  if (v === null) return null;
+  return {
+    vin: v.vin, make: v.make, model: v.model, modelYear: v.modelYear, energy: v.energy, use: v.use, condition: v.condition,
+    status: v.status, owner: hex(v.owner),
+    appraisal: v.appraisal && { asset: v.appraisal.asset, amount: v.appraisal.amount.toString(), by: hex(v.appraisal.by), atMs: v.appraisal.atMs.toString() },
+    lien: v.lien && { loanId: v.lien.loanId.toString(), lender: hex(v.lien.lender), registeredAtMs: v.lien.registeredAtMs.toString() },
+    registeredBy: hex(v.registeredBy), registeredAtMs: v.registeredAtMs.toString(),
+  };
+}
+
+export const views = { getVehicle };
