@@ -5,7 +5,7 @@ import { AutochainClient, DEFAULT_RPC_URL } from '../../src/client/client.js';
 import { AmountError, formatAmountGrouped, parseAmount } from '../../src/client/amount.js';
 import { ClientError, RpcError, TransportError, TxFailedError } from '../../src/client/errors.js';
 import { AutochainError, CodecError, CryptoError } from '../../src/core/errors.js';
-import { loadKeyFile, type KeyPair } from '../../src/core/keys.js';
+import { addressOf, loadKeyFile, type KeyPair } from '../../src/core/keys.js';
 import { decode } from '../../src/core/codec.js';
 import { fromHex, isHex, toHex } from '../../src/core/bytes.js';
 import { stateKey } from '../../src/vm/store.js';
@@ -48,13 +48,9 @@ export function parseAddress(value: string, what: string): Uint8Array {
 }
 
 /** An address, or a key file whose address is meant (so `--borrower keys/borrower.json` works). */
-export async function addressArg(value: string, what: string): Promise<Uint8Array> {
-  const v = value.trim();
-  if (isHex(v, 20)) return fromHex(v);
-  if (v.endsWith('.json')) {
-    const { addressOf } = await import('../../src/core/keys.js');
-    return addressOf(loadKeyFile(v).publicKey);
-  }
+export function addressArg(value: string, what: string): Uint8Array {
+  const v: string = value.trim();
+  if (v.endsWith('.json')) return addressOf(loadKeyFile(v).publicKey);
   return parseAddress(v, what);
 }
 

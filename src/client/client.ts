@@ -22,6 +22,8 @@ import { OP_SCHEMAS, type OpSchemas } from './ops.js';
 export const DEFAULT_RPC_URL = 'http://127.0.0.1:26657';
 /** Gas limit of a tx unless the caller sets one; far above any single loan operation, far below a block's limit. */
 export const DEFAULT_TX_GAS_LIMIT = 10_000_000n;
+const EARLY_MAX = 1000;
+const EARLY_IDS = 16;
 /** How long `tx` waits for a commit by default. */
 export const DEFAULT_WAIT_MS = 30_000;
 
@@ -87,6 +89,11 @@ export class AutochainClient<S extends OpSchemas = typeof OP_SCHEMAS> {
   private readonly transport: Transport;
   private ws: WsTransport | null = null;
   private readonly subscriptions = new Map<string, Subscription<unknown>>();
+  /**
+   * Notifications that arrived before `subscribe` returned their id to us (the node may send the first one right
+   * after its answer); handed over when the subscription registers. Bounded: EARLY_MAX per id, EARLY_IDS ids.
+   */
+  private readonly early = new Map<string, unknown[]>();
   private readonly schemas: S;
   private readonly key: KeyPair | null;
   private readonly nonces: NonceTracker | null;
@@ -212,13 +219,15 @@ export class AutochainClient<S extends OpSchemas = typeof OP_SCHEMAS> {
       if (this.ws !== null) await this.call('unsubscribe', { subscription: id }).catch(() => false);
     }, onMessage);
     this.subscriptions.set(id, sub as Subscription<unknown>);
+    for (const m of this.early.get(id) ?? []) sub.push(m);
+    this.early.delete(id);
     return sub;
   }
 
   private webSocket(): WsTransport {
     if (this.ws === null) {
       const ws = new WsTransport(this.wsUrl, { timeoutMs: this.timeoutMs });
-      ws.onNotification = (id, result) => this.subscriptions.get(id)?.push(result);
+      ws.onNotification = (id, result) => this.route(id, result);
       ws.onClose = (reason) => {
         for (const sub of this.subscriptions.values()) sub.fail(new TransportError('CLOSED', `the WebSocket ${reason}`));
         this.subscriptions.clear();
@@ -227,6 +236,21 @@ export class AutochainClient<S extends OpSchemas = typeof OP_SCHEMAS> {
       this.ws = ws;
     }
     return this.ws;
+  }
+
+  private route(id: string, result: unknown): void {
+    const sub = this.subscriptions.get(id);
+    if (sub !== undefined) {
+      sub.push(result);
+      return;
+    }
+    let queue = this.early.get(id);
+    if (queue === undefined) {
+      if (this.early.size >= EARLY_IDS) return; // not ours or long gone: drop
+      queue = [];
+      this.early.set(id, queue);
+    }
+    if (queue.length < EARLY_MAX) queue.push(result);
   }
 
   // ------------------------------------------------------------ txs
