@@ -1,5 +1,6 @@
 // Shared VM test helper: a genesis with one organisation per role, labelled keys, and a chain that signs and runs txs.
-import { encode, type Schema } from '../../src/core/codec.js';
+import { encode, decode, u64, type Schema } from '../../src/core/codec.js';
+import { loadAssetList, supplyOf } from '../../src/vm/modules/asset.js';
 import { toHex } from '../../src/core/bytes.js';
 import { sha256 } from '../../src/core/hash.js';
 import { keyPairFromLabel, addressOf, type KeyPair } from '../../src/core/keys.js';
@@ -187,4 +188,36 @@ export function commitment(label: string): Uint8Array {
 /** Runs `fn` in a throwaway overlay so a test can probe state without keeping changes. */
 export function scratch(state: MemoryKv): Overlay {
   return new Overlay(state);
+}
+
+
+/**
+ * Executes a tx that must fail with `code`, and checks that the only state change is the sender's nonce
+ * advancing by one. Returns the receipt.
+ */
+export function expectRejected(c: TestChain, label: string, code: string, exec: () => Receipt): Receipt {
+  const before = c.snapshot();
+  const nonce = c.nonce(label);
+  const r = exec();
+  if (r.code !== code) throw new Error(`expected ${code}, got ${r.code} (${r.message})`);
+  if (r.message.length === 0) throw new Error(`${code}: a rejection carries a message`);
+  if (r.events.length !== 0) throw new Error(`${code}: a rejected tx emits no events`);
+  const changed = changedKeys(before, c.snapshot());
+  const expected = [nonceKeyOf(label)];
+  if (JSON.stringify(changed) !== JSON.stringify(expected)) {
+    throw new Error(`${code}: state changed beyond the nonce: ${changed.join(', ')}`);
+  }
+  if (c.nonce(label) !== nonce + 1n) throw new Error(`${code}: nonce did not advance by one`);
+  return r;
+}
+
+/** For every asset: [code, supply entry, sum of all balance entries]. They must be equal. */
+export function supplyAndBalances(state: MemoryKv): [string, bigint, bigint][] {
+  const sums = new Map<string, bigint>();
+  for (const [k, v] of state.entries()) {
+    const key = Buffer.from(k).toString('utf8');
+    const m = /^asset\/bal\/([A-Z0-9]+)\/[0-9a-f]{40}$/.exec(key);
+    if (m) sums.set(m[1]!, (sums.get(m[1]!) ?? 0n) + decode(u64, v, 16));
+  }
+  return loadAssetList(state).map((code) => [code, supplyOf(state, code), sums.get(code) ?? 0n]);
 }
