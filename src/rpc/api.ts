@@ -128,7 +128,16 @@ export interface PageParams {
 
 /** Results of the VM modules' `views`. Their fields are documented in docs/vm.md; the RPC passes them through. */
 export type MemberView = JsonObject;
-export type ValidatorView = JsonObject;
+export interface ValidatorView {
+  address: AddressHex;
+  publicKey: Hex;
+  memberId: string;
+  stake: Dec;
+  /** Voting power: the stake while active, "0" while jailed. */
+  power: Dec;
+  jailedUntilMs: Dec | null;
+  [k: string]: JsonValue;
+}
 export type CreditView = JsonObject;
 export type ProductView = JsonObject;
 export type LoanView = JsonObject;
@@ -241,7 +250,11 @@ export interface StateGetProofResult {
   proof: Hex;
 }
 
-export type ValidatorListResult = ValidatorView[];
+export interface ValidatorListResult {
+  validators: ValidatorView[];
+  unbonding: { address: AddressHex; amount: Dec; completeAtMs: Dec }[];
+  totalPower: Dec;
+}
 
 export type MemberListParams = PageParams;
 export type MemberListResult = Page<MemberView>;

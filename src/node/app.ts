@@ -1,0 +1,209 @@
+// The application boundary between block production (or the BFT engine) and the VM + store, like CometBFT's ABCI:
+// initChain (genesis at height 0), buildBlock (execute txs on a copy of state, compute the roots, make the header),
+// executeBlock (re-execute someone else's proposal and check its roots), commitBlock (one atomic store batch).
+import type { Logger } from 'pino';
+import { equalBytes, toHex } from '../core/bytes.js';
+import { EMPTY_HASH } from '../core/hash.js';
+import { addressOf, type KeyPair } from '../core/keys.js';
+import {
+  blockHash, commitHashOf, decodeBlock, decodeCommit, decodeTx, encodeBlock, encodeCommit, evidenceRootOf, signVote,
+  txHash, txRootOf, VOTE_PRECOMMIT, type Block, type Commit, type Header, type Tx,
+} from '../core/types.js';
+import { assert } from '../core/errors.js';
+import { ValidatorSet } from '../consensus/validator-set.js';
+import type { ChainStore, Prepared } from '../state/store.js';
+import { Overlay, type KvReader } from '../state/kv.js';
+import { loadValidatorSet } from '../vm/modules/staking.js';
+import { encodeReceipt, resultsRootOf, type Receipt, type VmEvent, type BlockContext } from '../vm/types.js';
+import type { Vm } from '../vm/vm.js';
+import type { CommittedBlock } from '../rpc/backend.js';
+import type { ChainGenesis } from './genesis.js';
+
+export const META_GENESIS_HASH = 'genesisHash';
+export const META_CHAIN_ID = 'chainId';
+
+/** A tx to execute: its bytes, decoded form, hash, and whether its signature was already verified (mempool). */
+export interface BlockTx {
+  bytes: Uint8Array;
+  tx: Tx;
+  hash: Uint8Array;
+  signatureVerified: boolean;
+}
+
+/** An executed block, not yet committed: everything the commit batch and the subscribers need. */
+export interface BuiltBlock {
+  block: Block;
+  hash: Uint8Array;
+  bytes: Uint8Array;
+  prepared: Prepared;
+  txs: BlockTx[];
+  receipts: Receipt[];
+  beginEvents: VmEvent[];
+  endEvents: VmEvent[];
+}
+
+export interface BuildBlockInput {
+  height: bigint;
+  timeMs: bigint;
+  proposer: Uint8Array;
+  txs: BlockTx[];
+  lastCommit: Commit | null;
+}
+
+export class InvalidBlockError extends Error {}
+
+/** validatorsHash of the active set in `state` (the consensus engine's canonical hash). */
+export function validatorsHashOf(state: KvReader): Uint8Array {
+  const vals = loadValidatorSet(state);
+  if (vals.length === 0) return EMPTY_HASH;
+  return ValidatorSet.fromGenesis(vals.map((v) => ({ publicKey: v.publicKey, power: v.power }))).hash();
+}
+
+export class ChainApp {
+  private latestHeader: Header | null = null;
+
+  constructor(
+    private readonly genesis: ChainGenesis,
+    private readonly deps: { store: ChainStore; vm: Vm; logger: Logger },
+  ) {}
+
+  get chainId(): string {
+    return this.genesis.vm.chainId;
+  }
+
+  /** Applies genesis once (a height-0 commit) or checks that the store was made from this same genesis. */
+  async initChain(): Promise<'applied' | 'resumed'> {
+    const { store, vm, logger } = this.deps;
+    if (store.initialized()) {
+      const stored = store.getMeta(META_GENESIS_HASH);
+      if (stored === undefined || !equalBytes(stored, this.genesis.hash)) {
+        throw new Error(`the database was created from another genesis (stored ${stored ? toHex(stored) : 'none'}, genesis.json ${toHex(this.genesis.hash)}); use a new data folder`);
+      }
+      const h = store.height();
+      if (h > 0n) {
+        const b = store.getBlock(h);
+        assert(b !== undefined, 'the last committed block is missing', { height: h.toString() });
+        this.latestHeader = decodeBlock(b).header;
+      }
+      logger.info({ height: h.toString(), stateRoot: toHex(store.stateRoot()) }, 'resuming at the last committed height');
+      return 'resumed';
+    }
+    const overlay = new Overlay(store.reader());
+    vm.initGenesis(overlay, this.genesis.vm);
+    const prepared = store.prepare(overlay.changes());
+    const enc = new TextEncoder();
+    await store.commitBlock({
+      prepared, height: 0n, block: null, blockHash: null, commit: null, txs: [],
+      meta: [{ key: META_GENESIS_HASH, value: this.genesis.hash }, { key: META_CHAIN_ID, value: enc.encode(this.chainId) }],
+    });
+    logger.info({ chainId: this.chainId, stateRoot: toHex(prepared.root) }, 'genesis applied at height 0');
+    return 'applied';
+  }
+
+  height(): bigint {
+    return this.deps.store.height();
+  }
+
+  /** Committed state. */
+  stateReader(): KvReader {
+    return this.deps.store.reader();
+  }
+
+  latest(): Header | null {
+    return this.latestHeader;
+  }
+
+  /** The commit certificate of the last block (goes into the next block as lastCommit). */
+  lastCommit(): Commit | null {
+    const h = this.deps.store.height();
+    if (h === 0n) return null;
+    const c = this.deps.store.getCommit(h);
+    return c === undefined ? null : decodeCommit(c);
+  }
+
+  /** Executes begin-block, the txs in order, end-block on a copy of state and builds the header (roots included). */
+  buildBlock(input: BuildBlockInput): BuiltBlock {
+    const { store, vm } = this.deps;
+    assert(input.height === store.height() + 1n, 'block height must follow the last committed height', { height: input.height.toString() });
+    const prev = this.latestHeader;
+    assert(prev === null || input.timeMs > prev.timeMs, 'block time must increase', { timeMs: input.timeMs.toString() });
+    const ctx: BlockContext = { chainId: this.chainId, height: input.height, timeMs: input.timeMs, proposer: input.proposer };
+    const overlay = new Overlay(store.reader());
+    const validatorsHash = validatorsHashOf(overlay);
+    const beginEvents = vm.beginBlock(overlay, ctx, []);
+    const receipts = input.txs.map((t) => vm.execute(overlay, ctx, t.tx, { txBytes: t.bytes.length, txHash: t.hash, signatureVerified: t.signatureVerified }));
+    const { events: endEvents } = vm.endBlock(overlay, ctx);
+    const nextValidatorsHash = validatorsHashOf(overlay);
+    const prepared = store.prepare(overlay.changes());
+    const txBytes = input.txs.map((t) => t.bytes);
+    const header: Header = {
+      chainId: this.chainId,
+      height: input.height,
+      timeMs: input.timeMs,
+      prevHash: prev === null ? new Uint8Array(32) : blockHash(prev),
+      txRoot: txRootOf(txBytes),
+      stateRoot: prepared.root,
+      resultsRoot: resultsRootOf(receipts),
+      validatorsHash,
+      nextValidatorsHash,
+      lastCommitHash: commitHashOf(input.lastCommit),
+      evidenceRoot: evidenceRootOf([]),
+      proposer: input.proposer,
+      gasUsed: receipts.reduce((s, r) => s + r.gasUsed, 0n),
+    };
+    const block: Block = { header, txs: txBytes, evidence: [], lastCommit: input.lastCommit };
+    return { block, hash: blockHash(header), bytes: encodeBlock(block), prepared, txs: input.txs, receipts, beginEvents, endEvents };
+  }
+
+  /**
+   * Re-executes a block proposed by another validator and checks that its roots match (for the BFT engine).
+   * `isVerified` tells which txs' signatures the mempool already checked. Throws InvalidBlockError on a mismatch.
+   */
+  executeBlock(block: Block, isVerified: (hash: Uint8Array) => boolean): BuiltBlock {
+    const txs = block.txs.map((bytes) => {
+      const hash = txHash(bytes);
+      return { bytes, tx: decodeTx(bytes), hash, signatureVerified: isVerified(hash) };
+    });
+    const built = this.buildBlock({ height: block.header.height, timeMs: block.header.timeMs, proposer: block.header.proposer, txs, lastCommit: block.lastCommit });
+    if (!equalBytes(built.hash, blockHash(block.header))) {
+      const a = built.block.header;
+      const b = block.header;
+      const diff = (Object.keys(a) as (keyof Header)[]).filter((k) => {
+        const x = a[k];
+        const y = b[k];
+        return x instanceof Uint8Array && y instanceof Uint8Array ? !equalBytes(x, y) : x !== y;
+      });
+      throw new InvalidBlockError(`proposed block ${block.header.height} does not re-execute to the same header (differs in ${diff.join(', ')})`);
+    }
+    return built;
+  }
+
+  /** A commit certificate with this validator's own precommit signature (enough when it holds > 2/3 of power). */
+  signCommit(built: BuiltBlock, key: KeyPair, round = 0): Commit {
+    const validator = addressOf(key.publicKey);
+    const vote = signVote({ chainId: this.chainId, type: VOTE_PRECOMMIT, height: built.block.header.height, round, blockHash: built.hash, validator }, key);
+    return { height: built.block.header.height, round, blockHash: built.hash, signatures: [{ validator, signature: vote.signature }] };
+  }
+
+  /** Writes the block, its commit, state changes and tx index in one atomic batch. */
+  async commitBlock(built: BuiltBlock, commit: Commit): Promise<CommittedBlock> {
+    const h = built.block.header.height;
+    await this.deps.store.commitBlock({
+      prepared: built.prepared,
+      height: h,
+      block: built.bytes,
+      blockHash: built.hash,
+      commit: encodeCommit(commit),
+      txs: built.receipts.map((r, index) => ({ hash: built.txs[index]!.hash, index, receiptBytes: encodeReceipt(r) })),
+    });
+    this.latestHeader = built.block.header;
+    return {
+      height: h,
+      hash: built.hash,
+      block: built.block,
+      txs: built.txs.map((t, index) => ({ hash: t.hash, index, tx: t.tx, receipt: built.receipts[index]! })),
+      beginEvents: built.beginEvents,
+      endEvents: built.endEvents,
+    };
+  }
+}
