@@ -36,7 +36,7 @@ describe('asset conservation (property)', () => {
     fc.assert(
       fc.property(fc.array(step, { minLength: 1, maxLength: 40 }), (steps) => {
         const c = new TestChain();
-        const expected = new Map(ASSETS.filter((a) => a !== 'EUR').map((a) => [a, supplyOf(c.state, a)]));
+        const expected = new Map<string, bigint>(ASSETS.filter((a) => a !== 'EUR').map((a) => [a, supplyOf(c.state, a)]));
         for (const s of steps) {
           if (s.k === 'block') {
             c.nextBlock(s.ms);
