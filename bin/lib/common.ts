@@ -170,3 +170,8 @@ function describeError(e: unknown): { code: string | number; message: string; ex
   // Not a user error: a bug. One line still, the stack with AUTOCHAIN_DEBUG=1.
   return { code: 'INTERNAL', message: `internal error: ${err.message ?? String(e)} (run with AUTOCHAIN_DEBUG=1 for details)`, exit: 70 };
 }
+
+/** Adds the "Example:" section every command's --help shows. */
+export function example(cmd: Command, ...lines: string[]): Command {
+  return cmd.addHelpText('after', `\nExample:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`);
+}
