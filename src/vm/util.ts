@@ -51,9 +51,10 @@ export function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Clamps view paging arguments to sane bounds. */
+/** Clamps view paging arguments to sane bounds (non-integers fall back to the defaults). */
 export function page(opts: { offset?: number; limit?: number } | undefined, maxLimit = 100): { offset: number; limit: number } {
-  const offset = Math.max(0, Math.floor(opts?.offset ?? 0));
-  const limit = Math.min(maxLimit, Math.max(1, Math.floor(opts?.limit ?? maxLimit)));
+  const int = (n: number | undefined, dflt: number): number => (n !== undefined && Number.isSafeInteger(n) ? n : dflt);
+  const offset = Math.max(0, int(opts?.offset, 0));
+  const limit = Math.min(maxLimit, Math.max(1, int(opts?.limit, maxLimit)));
   return { offset, limit };
 }

@@ -185,3 +185,15 @@ describe('vehicle', () => {
     for (const code of Object.values(VEHICLE_CODES)) expect(covered.has(code), code).toBe(true);
   });
 });
+
+describe('utcYear', () => {
+  it('matches the calendar around year and leap boundaries, before and after the epoch', () => {
+    for (const [y, m, d] of [[1969, 11, 31], [1970, 0, 1], [1981, 0, 1], [2000, 1, 29], [2024, 11, 31], [2026, 10, 29], [2100, 2, 1]] as const) {
+      for (const delta of [0, 1, 86_399_999]) {
+        const t = Date.UTC(y, m, d) + delta;
+        expect(utcYear(BigInt(t)), new Date(t).toISOString()).toBe(new Date(t).getUTCFullYear());
+      }
+      expect(utcYear(BigInt(Date.UTC(y, m, d)) - 1n)).toBe(new Date(Date.UTC(y, m, d) - 1).getUTCFullYear());
+    }
+  });
+});

@@ -175,18 +175,18 @@ export const SetStatusArgs = struct('vehicle.setStatus', [
   ['status', oneOf(STATUS)],
 ] as const);
 
-/** Proleptic Gregorian calendar year (UTC) of a time in ms since the epoch (integer arithmetic only). */
+/** Proleptic Gregorian calendar year (UTC) of a time in ms since the epoch, in bigint arithmetic (no floats). */
 export function utcYear(timeMs: bigint): number {
-  // Howard Hinnant's civil_from_days.
-  const days = Number(timeMs / 86_400_000n) - (timeMs < 0n && timeMs % 86_400_000n !== 0n ? 1 : 0);
-  const z = days + 719_468;
-  const era = Math.floor(z / 146_097);
-  const doe = z - era * 146_097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const month = mp < 10 ? mp + 3 : mp - 9;
-  return yoe + era * 400 + (month <= 2 ? 1 : 0);
+  // Howard Hinnant's civil_from_days, with floor division for times before the epoch.
+  const floorDiv = (a: bigint, b: bigint): bigint => (a >= 0n ? a / b : -((-a + b - 1n) / b));
+  const z = floorDiv(timeMs, 86_400_000n) + 719_468n;
+  const era = floorDiv(z, 146_097n);
+  const doe = z - era * 146_097n;
+  const yoe = (doe - doe / 1_460n + doe / 36_524n - doe / 146_096n) / 365n;
+  const doy = doe - (365n * yoe + yoe / 4n - yoe / 100n);
+  const mp = (5n * doy + 2n) / 153n;
+  const month = mp < 10n ? mp + 3n : mp - 9n;
+  return Number(yoe + era * 400n + (month <= 2n ? 1n : 0n));
 }
 
 function notFound(vin: string): ReturnType<typeof failure> {
