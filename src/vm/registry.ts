@@ -8,6 +8,8 @@ import { memberModule } from './modules/member.js';
 import { vehicleModule } from './modules/vehicle.js';
 import { creditModule } from './modules/credit.js';
 import { stakingModule } from './modules/staking.js';
+import { productModule } from './modules/product.js';
+import { loanModule } from './modules/loan.js';
 
 export function allModules(): Module[] {
   return [
@@ -16,6 +18,8 @@ export function allModules(): Module[] {
     vehicleModule,
     creditModule,
     stakingModule,
+    productModule,
+    loanModule,
   ];
 }
 
