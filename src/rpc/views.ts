@@ -6,16 +6,11 @@ import { views as vehicleViews } from '../vm/modules/vehicle.js';
 import { views as creditViews } from '../vm/modules/credit.js';
 import { views as stakingViews } from '../vm/modules/staking.js';
 import { views as productViews } from '../vm/modules/product.js';
-import { RPC_ERRORS } from './api.js';
-import { RpcFailure } from './errors.js';
+import { views as loanViews } from '../vm/modules/loan.js';
 
 interface PageOpts {
   offset: number;
   limit: number;
-}
-
-function loanModuleMissing(): never {
-  throw new RpcFailure(RPC_ERRORS.METHOD_NOT_FOUND, 'this node was built without the loan module');
 }
 
 export const VIEWS = {
@@ -28,13 +23,15 @@ export const VIEWS = {
     const r = productViews.listProducts(state, opts);
     return { items: r.items, total: r.total };
   },
-  getLoan(_state: KvReader, _id: bigint): unknown {
-    return loanModuleMissing();
+  getLoan(state: KvReader, id: bigint): unknown {
+    return loanViews.getLoan(state, id);
   },
-  listLoansByBorrower(_state: KvReader, _address: Uint8Array, _opts: PageOpts): { items: unknown[]; total: number } {
-    return loanModuleMissing();
+  listLoansByBorrower(state: KvReader, address: Uint8Array, opts: PageOpts): { items: unknown[]; total: number } {
+    const r = loanViews.listLoansByBorrower(state, address, opts);
+    return { items: r.items, total: r.total };
   },
-  listDelinquent(_state: KvReader, _opts: PageOpts): { items: unknown[]; total: number } {
-    return loanModuleMissing();
+  listDelinquent(state: KvReader, opts: PageOpts): { items: unknown[]; total: number } {
+    const r = loanViews.listDelinquent(state, opts);
+    return { items: r.items, total: r.total };
   },
 };
