@@ -1,0 +1,49 @@
+// docs/vm.md stays true: every op's documented gas base and every error code match the code.
+import { describe, it, expect } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { memberModule, MEMBER_CODES } from '../../src/vm/modules/member.js';
+import { assetModule, ASSET_CODES } from '../../src/vm/modules/asset.js';
+import { vehicleModule, VEHICLE_CODES } from '../../src/vm/modules/vehicle.js';
+import { creditModule, CREDIT_CODES } from '../../src/vm/modules/credit.js';
+import { stakingModule, STAKING_CODES } from '../../src/vm/modules/staking.js';
+import { GAS } from '../../src/vm/gas.js';
+import type { Module } from '../../src/vm/types.js';
+
+const doc = readFileSync(new URL('../../docs/vm.md', import.meta.url), 'utf8');
+
+/** The body of a "## name" section. */
+function section(name: string): string {
+  const start = doc.indexOf(`\n## ${name}\n`);
+  expect(start, `section ${name}`).toBeGreaterThan(0);
+  const end = doc.indexOf('\n## ', start + 1);
+  return doc.slice(start, end < 0 ? undefined : end);
+}
+
+const MODULES: [Module, Record<string, string>][] = [
+  [memberModule, MEMBER_CODES], [assetModule, ASSET_CODES], [vehicleModule, VEHICLE_CODES],
+  [creditModule, CREDIT_CODES], [stakingModule, STAKING_CODES],
+];
+
+describe('docs/vm.md', () => {
+  for (const [mod, codes] of MODULES) {
+    it(`documents every ${mod.name} op with its gas base, and exactly its error codes`, () => {
+      const text = section(mod.name);
+      for (const [op, def] of Object.entries(mod.ops)) {
+        const row = new RegExp(`^\\| \`${op}\` \\|.*\\| ([0-9,]+) \\|$`, 'm').exec(text);
+        expect(row, `${mod.name}.${op} row`).not.toBeNull();
+        expect(BigInt(row![1]!.replaceAll(',', '')), `${mod.name}.${op} gas`).toBe(def.gasBase);
+      }
+      const documented = [...text.matchAll(new RegExp(`^\\| \`(${mod.name}\\.[A-Z_]+)\` \\|`, 'gm'))].map((m) => m[1]);
+      expect(documented.sort()).toEqual(Object.values(codes).sort());
+    });
+  }
+
+  it('documents the gas table of src/vm/gas.ts', () => {
+    const fmt = (n: bigint): string => n.toLocaleString('en-US');
+    expect(doc).toContain(`| tx base (decoding, signature, nonce) | ${fmt(GAS.txBase)} |`);
+    expect(doc).toContain(`| per byte of the encoded tx | ${fmt(GAS.txByte)} |`);
+    expect(doc).toContain(`| per state read | ${fmt(GAS.read)} + ${fmt(GAS.readByte)} per byte read |`);
+    expect(doc).toContain(`| per state write or delete | ${fmt(GAS.write)} + ${fmt(GAS.writeByte)} per byte of key and value |`);
+    expect(doc).toContain(`| per emitted event | ${fmt(GAS.event)} |`);
+  });
+});
