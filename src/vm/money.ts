@@ -108,26 +108,32 @@ export function maxBig(a: bigint, b: bigint): bigint {
 
 // ---- calendar (proleptic Gregorian, UTC, integers only) ----
 
+/** Floor division of integers (exact for safe integers; no floating-point rounding involved). */
+function fdiv(a: number, b: number): number {
+  const r = ((a % b) + b) % b;
+  return (a - r) / b;
+}
+
 /** Days since 1970-01-01 of the civil date (month 1-12, day 1-31). Hinnant's days_from_civil. */
 export function daysFromCivil(year: number, month: number, day: number): number {
   const y = month <= 2 ? year - 1 : year;
-  const era = Math.floor(y / 400);
+  const era = fdiv(y, 400);
   const yoe = y - era * 400;
   const mp = (month + 9) % 12;
-  const doy = Math.floor((153 * mp + 2) / 5) + day - 1;
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  const doy = fdiv(153 * mp + 2, 5) + day - 1;
+  const doe = yoe * 365 + fdiv(yoe, 4) - fdiv(yoe, 100) + doy;
   return era * 146097 + doe - 719468;
 }
 
 /** The civil date of a day number. Hinnant's civil_from_days. */
 export function civilFromDays(days: number): { year: number; month: number; day: number } {
   const z = days + 719468;
-  const era = Math.floor(z / 146097);
+  const era = fdiv(z, 146097);
   const doe = z - era * 146097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const yoe = fdiv(doe - fdiv(doe, 1460) + fdiv(doe, 36524) - fdiv(doe, 146096), 365);
+  const doy = doe - (365 * yoe + fdiv(yoe, 4) - fdiv(yoe, 100));
+  const mp = fdiv(5 * doy + 2, 153);
+  const day = doy - fdiv(153 * mp + 2, 5) + 1;
   const month = mp < 10 ? mp + 3 : mp - 9;
   return { year: yoe + era * 400 + (month <= 2 ? 1 : 0), month, day };
 }
@@ -145,7 +151,7 @@ export function daysInMonth(year: number, month: number): number {
 export function dueDayOf(fundedDay: number, k: number): number {
   const f = civilFromDays(fundedDay);
   const monthIndex = f.month - 1 + k;
-  const year = f.year + Math.floor(monthIndex / 12);
+  const year = f.year + fdiv(monthIndex, 12);
   const month = (monthIndex % 12) + 1;
   return daysFromCivil(year, month, Math.min(f.day, daysInMonth(year, month)));
 }
