@@ -1,6 +1,6 @@
 // credit module: attestations, consents and their revocation, credit history, every rejection.
 import { describe, it, expect } from 'vitest';
-import { TestChain, L, addr, key, expectRejected, commitment, DAY_MS } from '../helpers/vm.js';
+import { TestChain, L, addr, key, expectRejected, commitment, testGenesis, DAY_MS } from '../helpers/vm.js';
 import { OnboardBorrowerArgs } from '../../src/vm/modules/member.js';
 import {
   AttestArgs, ConsentArgs, RevokeConsentArgs, CREDIT_CODES, loadAttestation, loadConsent, loadHistory, recordHistory, views,
@@ -131,7 +131,7 @@ describe('credit', () => {
 
 /** A chain whose genesis has 32 extra lender organisations, so a borrower can reach the consent limit. */
 function manyLenders(): TestChain {
-  const base = new TestChain().genesis;
+  const base = testGenesis();
   const extra = Array.from({ length: 32 }, (_, i) => ({
     id: `extra-lender-${i}`, name: `Lender ${i}`, roles: ['lender' as const], accounts: [keyOf(`extra-lender-${i}`)],
   }));

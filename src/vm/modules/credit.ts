@@ -1,5 +1,6 @@
 // credit: bureaus' attestations of borrowers' credit, borrowers' consents to lenders, and on-chain credit history.
 import { struct, str, u16, u32, u64, oneOf, list, optional, type Infer } from '../../core/codec.js';
+import { assert } from '../../core/errors.js';
 import type { KvReader, KvWriter } from '../../state/kv.js';
 import { stateKey, load, save } from '../store.js';
 import { OK, failure, type Module, type OpDef } from '../types.js';
@@ -197,7 +198,7 @@ function getCredit(state: KvReader, address: Uint8Array): CreditView {
   const att = loadAttestation(state, address);
   const consents = loadConsentList(state, address).map((lenderId) => {
     const c = load(state, consentKey(address, lenderId), ConsentSchema);
-    if (c === undefined) throw new Error(`consent list names a missing consent ${lenderId}`);
+    assert(c !== undefined, 'consent list names a missing consent', { lenderId });
     return { lender: c.lenderMember, purpose: c.purpose, grantedAtMs: c.grantedAtMs.toString(), expiresAtMs: c.expiresAtMs.toString(), revokedAtMs: c.revokedAtMs?.toString() ?? null };
   });
   return {
