@@ -219,3 +219,24 @@ describe('member', () => {
     for (const code of Object.values(MEMBER_CODES)) expect(covered.has(code), code).toBe(true);
   });
 });
+
+describe('member genesis', () => {
+  it('refuses a key shared by two organisations, and repeated roles', () => {
+    const g = testGenesis();
+    g.members.push({ id: 'copycat', name: 'Copycat', roles: ['dealer'], accounts: [pk(L.dealer)] });
+    expect(() => new TestChain({ genesis: g })).toThrow(/already belongs to dealer/);
+    const g2 = testGenesis();
+    g2.members[3]!.roles = ['bank', 'bank'];
+    expect(() => new TestChain({ genesis: g2 })).toThrow(/roles must be non-empty and distinct/);
+  });
+
+  it("a removed organisation's accounts can no longer act in its roles", () => {
+    const c = new TestChain();
+    c.ok(L.v1, 'member', 'proposeRemove', ProposeRemoveArgs, { id: 'dealer' });
+    c.ok(L.v2, 'member', 'vote', VoteArgs, { proposalId: 0n });
+    c.ok(L.v3, 'member', 'vote', VoteArgs, { proposalId: 0n });
+    expect(hasRole(c.state, addr(L.dealer), 'dealer')).toBe(false);
+    expectRejected(c, L.dealer, MEMBER_CODES.NOT_LENDER_OR_DEALER, () =>
+      c.send(L.dealer, 'member', 'onboardBorrower', OnboardBorrowerArgs, { borrower: addr(L.alice), identityCommitment: commitment(L.alice) }));
+  });
+});

@@ -181,3 +181,24 @@ describe('staking', () => {
     for (const code of Object.values(STAKING_CODES)) expect(covered.has(code), code).toBe(true);
   });
 });
+
+describe('staking genesis', () => {
+  const bad: [string, (g: Genesis) => void, RegExp][] = [
+    ['a validator key that is not an account of its member', (g) => { g.validators[0]!.memberId = 'val-b'; }, /must be an account of validator-operator member/],
+    ['a validator whose member lacks the validator role', (g) => {
+      g.members.push({ id: 'rogue', name: 'Rogue', roles: ['dealer'], accounts: [pk('rogue')] });
+      g.validators.push({ publicKey: pk('rogue'), stake: MIN_STAKE, memberId: 'rogue' });
+    }, /validator-operator/],
+    ['a stake below the minimum', (g) => { g.validators[0]!.stake = MIN_STAKE - 1n; }, /below minimum/],
+    ['a validator listed twice', (g) => { g.validators.push({ ...g.validators[0]! }); }, /listed twice/],
+    ['an undefined bond asset', (g) => { g.staking.bondAsset = 'EUR'; }, /bond asset EUR/],
+    ['slashBps above 100%', (g) => { g.staking.slashBps = 10_001; }, /slashBps/],
+  ];
+  for (const [name, mutate, why] of bad) {
+    it(`refuses ${name}`, () => {
+      const g = testGenesis();
+      mutate(g);
+      expect(() => new TestChain({ genesis: g })).toThrow(why);
+    });
+  }
+});
