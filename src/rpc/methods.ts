@@ -39,26 +39,41 @@ function page<T>(items: T[], total: number, p: { offset: number; limit: number }
   return { items, offset: p.offset, limit: p.limit, total };
 }
 
-/** Resolves when `hashHex` commits, or with null after timeoutMs. Listens before it checks the store (no gap). */
-function waitForCommit(backend: RpcBackend, hash: Uint8Array, timeoutMs: number): { promise: Promise<TxCommitted | null>; cancel(): void } {
+type WaitOutcome = TxCommitted | 'timeout' | 'stopped';
+
+/**
+ * Resolves when the tx commits, with 'timeout' after timeoutMs, or 'stopped' when the server stops. It listens
+ * before the tx is submitted, so a commit cannot slip between submission and waiting.
+ */
+function waitForCommit(backend: RpcBackend, hash: Uint8Array, timeoutMs: number, waiters: Set<() => void>): { promise: Promise<WaitOutcome>; cancel(): void } {
   const hashHex = toHex(hash);
-  let settle: (v: TxCommitted | null) => void = () => {};
-  const promise = new Promise<TxCommitted | null>((resolve) => { settle = resolve; });
+  let settle: (v: WaitOutcome) => void = () => {};
+  const promise = new Promise<WaitOutcome>((resolve) => { settle = resolve; });
   const off = backend.onBlock((b: CommittedBlock) => {
     const t = b.txs.find((x) => toHex(x.hash) === hashHex);
     if (t) done({ height: b.height.toString(), index: t.index, receipt: receiptJson(t.receipt) });
   });
-  const timer = setTimeout(() => done(null), timeoutMs);
-  function done(v: TxCommitted | null): void {
+  const timer = setTimeout(() => done('timeout'), timeoutMs);
+  const onStop = (): void => done('stopped');
+  waiters.add(onStop);
+  function done(v: WaitOutcome): void {
     clearTimeout(timer);
     off();
+    waiters.delete(onStop);
     settle(v);
   }
-  return { promise, cancel: () => done(null) };
+  return { promise, cancel: () => done('stopped') };
 }
 
-export function createMethods(backend: RpcBackend, opts: MethodOptions): Record<string, Handler> {
+export interface Methods {
+  handlers: Record<string, Handler>;
+  /** Ends every tx_submit still waiting for a commit (the server is stopping). */
+  close(): void;
+}
+
+export function createMethods(backend: RpcBackend, opts: MethodOptions): Methods {
   const state = () => backend.state();
+  const waiters = new Set<() => void>();
 
   const txSubmit: Handler = async (raw) => {
     const p = paramsObject(raw, ['tx', 'wait', 'timeoutMs']);
@@ -66,7 +81,7 @@ export function createMethods(backend: RpcBackend, opts: MethodOptions): Record<
     const wait = boolParam(p, 'wait', false);
     const timeoutMs = intParam(p, 'timeoutMs', 1, opts.submitTimeoutMs, opts.submitTimeoutMs);
     const hash = txHash(bytes);
-    const waiter = wait ? waitForCommit(backend, hash, timeoutMs) : null;
+    const waiter = wait ? waitForCommit(backend, hash, timeoutMs, waiters) : null;
     try {
       await backend.submitTx(bytes);
     } catch (e) {
@@ -76,11 +91,14 @@ export function createMethods(backend: RpcBackend, opts: MethodOptions): Record<
     }
     const result: TxSubmitResult = { hash: toHex(hash) };
     if (!waiter) return result;
-    const committed = await waiter.promise;
-    if (committed === null) {
+    const outcome = await waiter.promise;
+    if (outcome === 'timeout') {
       throw new RpcFailure(RPC_ERRORS.TIMEOUT, `tx ${toHex(hash)} was accepted but not committed within ${timeoutMs} ms; query it with tx_get`, { hash: toHex(hash), timeoutMs });
     }
-    return { ...result, committed };
+    if (outcome === 'stopped') {
+      throw new RpcFailure(RPC_ERRORS.UNAVAILABLE, `the node is stopping; tx ${toHex(hash)} was accepted but its commit was not seen; query it with tx_get after the restart`, { hash: toHex(hash) });
+    }
+    return { ...result, committed: outcome };
   };
 
   const txGet: Handler = async (raw) => {
@@ -228,7 +246,7 @@ export function createMethods(backend: RpcBackend, opts: MethodOptions): Record<
     return page(r.items, r.total, pg);
   };
 
-  return {
+  const handlers: Record<string, Handler> = {
     tx_submit: txSubmit,
     tx_get: txGet,
     chain_status: chainStatus,
@@ -245,6 +263,12 @@ export function createMethods(backend: RpcBackend, opts: MethodOptions): Record<
     loan_get: loanGet,
     loan_listByBorrower: loanListByBorrower,
     loan_listDelinquent: loanListDelinquent,
+  };
+  return {
+    handlers,
+    close() {
+      for (const w of [...waiters]) w();
+    },
   };
 }
 

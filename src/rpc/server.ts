@@ -70,6 +70,7 @@ export class RpcServer {
   private readonly http: Server;
   private readonly wss: WebSocketServer;
   private readonly methods: Record<string, Handler>;
+  private readonly closeMethods: () => void;
   private readonly sockets = new Set<Socket>();
   private readonly clients = new Set<WsClient>();
   private nextSubId = 1;
@@ -77,7 +78,9 @@ export class RpcServer {
   private stopping = false;
 
   constructor(private readonly opts: RpcServerOptions, private readonly deps: RpcServerDeps) {
-    this.methods = createMethods(deps.backend, { maxTxBytes: opts.maxTxBytes, maxPageLimit: opts.maxPageLimit, submitTimeoutMs: opts.submitTimeoutMs });
+    const m = createMethods(deps.backend, { maxTxBytes: opts.maxTxBytes, maxPageLimit: opts.maxPageLimit, submitTimeoutMs: opts.submitTimeoutMs });
+    this.methods = m.handlers;
+    this.closeMethods = () => m.close();
     this.http = createServer({ requestTimeout: 60_000, headersTimeout: 10_000 }, (req, res) => void this.onHttp(req, res));
     this.http.on('connection', (s: Socket) => this.onConnection(s));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxBodyBytes });
@@ -104,6 +107,7 @@ export class RpcServer {
   async stop(): Promise<void> {
     this.stopping = true;
     this.offBlock?.();
+    this.closeMethods();
     for (const c of this.clients) c.ws.close(1001, 'node shutting down');
     const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     this.http.closeIdleConnections();

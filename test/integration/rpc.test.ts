@@ -255,3 +255,25 @@ describe('connection cap', () => {
     }
   });
 });
+
+describe('tx_submit with wait', () => {
+  it('answers -32003 when the tx is accepted but does not commit in time, and the tx stays pending', async () => {
+    const h = makeHome();
+    const n = new Node(loadNodeOptions(h.home));
+    const u = (await n.start()).rpcUrl;
+    try {
+      const before = await call<{ height: string; stateRoot: string }>(u, 'chain_status');
+      // Nonce 1 while the account is at 0: admitted (inside the window) but never executable.
+      const t = buildTx(K.alice, 1n, 'asset', 'transfer', TransferArgs, transfer(1n));
+      const r = await rpc(u, 'tx_submit', { tx: t.hex, wait: true, timeoutMs: 150 });
+      expect(r.error?.code).toBe(RPC_ERRORS.TIMEOUT);
+      expect(r.error?.data?.hash).toBe(t.hash);
+      expect((await rpc(u, 'tx_get', { hash: t.hash })).error?.data?.pending).toBe(true);
+      const after = await call<{ height: string; stateRoot: string }>(u, 'chain_status');
+      expect({ height: after.height, stateRoot: after.stateRoot }).toEqual({ height: before.height, stateRoot: before.stateRoot });
+    } finally {
+      await n.stop();
+      h.cleanup();
+    }
+  });
+});
