@@ -16,7 +16,6 @@ export function buildProgram(): Command {
     .option('--rpc <url>', `node RPC URL (or AUTOCHAIN_RPC)`, process.env.AUTOCHAIN_RPC ?? DEFAULT_RPC_URL)
     .option('--key <file>', 'key file that signs txs (or AUTOCHAIN_KEY)')
     .option('--json', 'print results as JSON, for scripts')
-    .showHelpAfterError('(add --help for usage)')
     .addHelpText('after', `
 Examples:
   $ autochain devnet                      start a local chain with demo members (keys in ~/.autochain/devnet/keys)

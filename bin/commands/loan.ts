@@ -38,7 +38,7 @@ export function loanCommand(): Command {
         .requiredOption('--price <amount>', 'purchase price, major units')
         .requiredOption('--down <amount>', 'down payment, major units')
         .requiredOption('--term <months>', 'term in months (one the product offers)'),
-      'autochain loan apply --key keys/borrower.json --product 1 --vin LGXCE4CB5N0000017 --price 150000 --down 30000 --term 36',
+      'autochain loan apply --key keys/borrower.json --product 1 --vin LGXCE4CB0R0000017 --price 150000 --down 30000 --term 36',
     ).action(async (o: { product: string; vin: string; price: string; down: string; term: string }, cmd: Command) => {
       const vin = vinArg(o.vin);
       const productId = parseBigIntArg(o.product, '--product');
@@ -101,9 +101,14 @@ export function loanCommand(): Command {
       const r = await client.tx('loan', 'repay', { loanId, amount });
       const a = findEvent(r.receipt, 'loan', 'repaid')?.attrs ?? {};
       const paidOff = findEvent(r.receipt, 'loan', 'paidOff') !== undefined;
-      const parts = [['penalty', a.penalty], ['fees', a.fees], ['interest', a.interest], ['principal', a.principal], ['in advance', a.advance]]
+      // `advance` is what this payment left paid ahead of due dates; negative when earlier advance was used up.
+      const parts = [['penalty', a.penalty], ['fees', a.fees], ['interest', a.interest], ['principal', a.principal], ['paid ahead', a.advance]]
         .filter(([, v]) => v !== undefined && v !== '0');
-      const split = await Promise.all(parts.map(async ([k, v]) => `${k} ${await showAmount(client, asset, v ?? '0')}`));
+      const split = await Promise.all(parts.map(async ([k, v]) => {
+        const n = BigInt(v ?? '0');
+        if (k === 'paid ahead' && n < 0n) return `${await showAmount(client, asset, -n)} of it from earlier payments ahead`;
+        return `${k} ${await showAmount(client, asset, n)}`;
+      }));
       output(cmd, { hash: r.hash, height: r.committed.height, receipt: r.receipt, loanId: loanId.toString(), paid: a.amount ?? null, status: a.status ?? null, paidOff }, [
         `paid ${await showAmount(client, asset, a.amount ?? '0')} on loan ${loanId}: ${split.join(', ') || 'nothing due'}; loan is ${a.status ?? '?'}`,
         ...(paidOff ? [`  loan ${loanId} is paid off; the lien on ${view.vin as string} is released`] : []),

@@ -40,7 +40,7 @@ export function vehicleCommand(): Command {
         .option('--energy <energy>', 'fuel or newEnergy', 'fuel')
         .option('--use <use>', 'private or commercial', 'private')
         .option('--condition <condition>', 'new or used', 'new'),
-      'autochain vehicle register --key keys/manufacturer.json --vin LGXCE4CB5N0000017 --make BYD --model "Qin PLUS" --year 2025 --energy newEnergy --owner keys/dealer.json',
+      'autochain vehicle register --key keys/manufacturer.json --vin LGXCE4CB0R0000017 --make BYD --model "Qin PLUS" --year 2025 --energy newEnergy --owner keys/dealer.json',
     ).action(async (o: { vin: string; make: string; model: string; year: string; owner: string; energy: string; use: string; condition: string }, cmd: Command) => {
       const vin = vinArg(o.vin);
       const args = {
@@ -65,7 +65,7 @@ export function vehicleCommand(): Command {
       new Command('appraise').description("record a vehicle's appraised value (dealer or registrar key)")
         .requiredOption('--vin <vin>').requiredOption('--amount <amount>', 'value in major units, e.g. 150000.00')
         .option('--asset <code>', 'currency', 'CNY'),
-      'autochain vehicle appraise --key keys/dealer.json --vin LGXCE4CB5N0000017 --amount 150000',
+      'autochain vehicle appraise --key keys/dealer.json --vin LGXCE4CB0R0000017 --amount 150000',
     ).action(async (o: { vin: string; amount: string; asset: string }, cmd: Command) => {
       const vin = vinArg(o.vin);
       const client = clientFor(cmd, { sign: true });
@@ -78,7 +78,7 @@ export function vehicleCommand(): Command {
   vehicle.addCommand(
     example(
       new Command('show').description('show a vehicle: owner, status, appraisal and lien').argument('<vin>'),
-      'autochain vehicle show LGXCE4CB5N0000017',
+      'autochain vehicle show LGXCE4CB0R0000017',
     ).action(async (vinIn: string, _o: unknown, cmd: Command) => {
       const vin = vinArg(vinIn);
       const client = clientFor(cmd, { sign: false });

@@ -164,7 +164,7 @@ function describeError(e: unknown): { code: string | number; message: string; ex
   if (e instanceof UsageError || e instanceof AmountError) return { code: e.code, message: e.message, exit: 2 };
   if (e instanceof ClientError || e instanceof CodecError || e instanceof CryptoError) return { code: e.code, message: e.message, exit: 2 };
   if (e instanceof AutochainError) return { code: e.code, message: e.message, exit: 1 };
-  if (e instanceof CommanderError) return { code: e.code, message: e.message.replace(/^error: /, ''), exit: 2 };
+  if (e instanceof CommanderError) return { code: e.code, message: `${e.message.replace(/^error: /, '')} (see --help)`, exit: 2 };
   const err = e as { code?: string; message?: string };
   if (typeof err.code === 'string' && /^E[A-Z]+$/.test(err.code)) return { code: err.code, message: err.message ?? String(e), exit: 1 };
   // Not a user error: a bug. One line still, the stack with AUTOCHAIN_DEBUG=1.
