@@ -9,6 +9,19 @@ import { TransferArgs } from '../../src/vm/modules/asset.js';
 import { CreateArgs, type ProductParams } from '../../src/vm/modules/product.js';
 import { ApplyArgs, FundArgs, RepayArgs } from '../../src/vm/modules/loan.js';
 import type { Receipt, VmEvent } from '../../src/vm/types.js';
+import type { Tx } from '../../src/core/types.js';
+import { sha256 } from '../../src/core/hash.js';
+import { compareBytes, u32be } from '../../src/core/bytes.js';
+import type { MemoryKv } from '../../src/state/kv.js';
+
+/** What happened on a chain after its setup, to replay it on a fresh one: txs and block steps. */
+export type ChainLogEntry = { tx: Tx } | { blockMs: bigint };
+
+/** sha256 over all state entries in key order (length-prefixed): equal hashes mean equal states. */
+export function stateHash(state: MemoryKv): Uint8Array {
+  const entries = [...state.entries()].sort((a, b) => compareBytes(a[0], b[0]));
+  return sha256(...entries.flatMap(([k, v]) => [u32be(k.length), k, u32be(v.length), v]), new Uint8Array(0));
+}
 
 export { L, addr, DAY_MS };
 
@@ -55,6 +68,24 @@ export interface LoanChainOptions {
 /** A chain with borrowers alice/bob/carol onboarded, attested (score 720, band B) and consenting to 'lender'. */
 export class LoanChain extends TestChain {
   vins: string[] = [];
+  /** When not null, every executed tx and block step is appended (see replay). */
+  log: ChainLogEntry[] | null = null;
+
+  override run(tx: Tx): Receipt {
+    this.log?.push({ tx });
+    return super.run(tx);
+  }
+
+  /** Runs a log recorded on another chain with the same setup. */
+  replay(log: readonly ChainLogEntry[]): void {
+    for (const e of log) {
+      if ('tx' in e) this.run(e.tx);
+      else {
+        this.nextBlock(e.blockMs);
+        this.beginBlock();
+      }
+    }
+  }
 
   static create(o: LoanChainOptions = {}): LoanChain {
     const c = new LoanChain();
@@ -111,6 +142,7 @@ export class LoanChain extends TestChain {
 
   /** Ends the current block and starts one `days` later (same time of day), running begin-block. */
   advanceDays(days: number, extraMs = 0n): VmEvent[] {
+    this.log?.push({ blockMs: BigInt(days) * DAY_MS + extraMs });
     this.nextBlock(BigInt(days) * DAY_MS + extraMs);
     return this.beginBlock();
   }
