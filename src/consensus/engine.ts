@@ -9,6 +9,7 @@ import { sign, signingBytes, addressOf, verify, type KeyPair } from '../core/key
 import { equalBytes, toHex, fromHex } from '../core/bytes.js';
 import {
   VoteBodySchema, ProposalBodySchema, VOTE_PREVOTE, VOTE_PRECOMMIT, blockHash, txRootOf, evidenceRootOf, commitHashOf,
+  encodeBlock, decodeBlock,
   type Block, type Commit, type DuplicateVoteEvidence, type Proposal, type Vote, type VoteBody, type ProposalBody,
 } from '../core/types.js';
 import type { ChainState } from './chain-state.js';
@@ -72,10 +73,36 @@ export interface EngineDeps {
   verify?: VerifyFn;
 }
 
+/** Signed bytes of a vote body, computed once per body object (bodies are never mutated after signing). */
+const signBytesCache = new WeakMap<VoteBody, Uint8Array>();
+function voteSignBytes(body: VoteBody): Uint8Array {
+  let b = signBytesCache.get(body);
+  if (b === undefined) {
+    b = signingBytes('vote', encode(VoteBodySchema, body));
+    signBytesCache.set(body, b);
+  }
+  return b;
+}
+
+/** Commit objects already verified, with the hash of the set they were verified against (a block's lastCommit is
+ * checked again when the same block object comes back by gossip or sync). */
+const verifiedCommits = new WeakMap<Commit, Uint8Array>();
+
+/** Messages for the next height are kept (bounded) and replayed when we get there: peers often finish first. */
+const MAX_NEXT_HEIGHT_MESSAGES = 1000;
+
 /** Votes from each validator for a proposer's future rounds are kept for at most this many rounds (as CometBFT). */
 const MAX_CATCHUP_ROUNDS_PER_VALIDATOR = 2;
 /** Proposals more than this many rounds ahead are dropped (they are re-sent by gossip once we get there). */
 const MAX_FUTURE_PROPOSAL_ROUNDS = 10;
+
+/** What a precommit for a block persists with it: the lock, its block and its proof of lock. */
+interface LockRecord {
+  round: number;
+  hash: Uint8Array;
+  block: Uint8Array;
+  pol: Commit['signatures'];
+}
 
 interface ProposalEntry {
   proposal: Proposal;
@@ -155,6 +182,7 @@ export class ConsensusEngine {
   private awaitingBlock = false;
   private decision: { block: Block; commit: Commit } | null = null;
   private lastTickHeight = -1n;
+  private nextHeight: EngineInput[] = [];
   private started = false;
 
   private now = 0n;
@@ -203,9 +231,29 @@ export class ConsensusEngine {
       if (this.started) return;
       this.started = true;
       const s = this.signState;
-      const round = s !== null && s.height === this.chain.height ? s.round : 0;
-      this.startRound(round);
+      if (s === null || s.height !== this.chain.height) {
+        this.startRound(0);
+        return;
+      }
+      this.startRound(s.round);
+      this.resendOwnVote(VOTE_PREVOTE, s.prevoteRound, s.prevoteBlockHash);
+      this.resendOwnVote(VOTE_PRECOMMIT, s.precommitRound, s.precommitBlockHash);
     });
+  }
+
+  /**
+   * After a restart: sends our last prevote / precommit of this height again, rebuilt from the sign state. These
+   * exact bodies were signed before the crash (the record says so), so signing them again cannot equivocate; it
+   * bypasses the guard on purpose (the guard's last step may be later). In the current round it also restores the
+   * step, so the node does not wait for votes that everybody who restarted has lost.
+   */
+  private resendOwnVote(type: 1 | 2, round: number | null, hash: Uint8Array): void {
+    if (round === null || this.keyPair === null || !this.validators.has(this.address!)) return;
+    const body: VoteBody = { chainId: this.chain.chainId, type, height: this.chain.height, round, blockHash: hash, validator: this.address! };
+    const vote: Vote = { body, signature: sign(voteSignBytes(body), this.keyPair) };
+    this.out.push({ type: 'broadcastVote', vote });
+    this.addVote(vote);
+    if (round === this.round) this.phase = type === VOTE_PREVOTE ? 'prevote' : 'precommit';
   }
 
   step(input: EngineInput, nowMs: bigint): EngineEffect[] {
@@ -328,7 +376,7 @@ export class ConsensusEngine {
   }
 
   /** Signs through the guard: refusal -> a signRefused effect and null; success -> persist effect, then signature. */
-  private signWithGuard(req: SignRequest, lock: { round: number; hash: Uint8Array } | null): Uint8Array | null {
+  private signWithGuard(req: SignRequest, lock: LockRecord | null): Uint8Array | null {
     if (this.keyPair === null) return null;
     const d = authorizeSign(this.signState, req);
     if (!d.ok) {
@@ -337,14 +385,14 @@ export class ConsensusEngine {
     }
     if (!d.resign) {
       let state = d.state;
-      if (lock !== null) state = { ...state, lockedRound: lock.round, lockedBlockHash: lock.hash };
+      if (lock !== null) state = { ...state, lockedRound: lock.round, lockedBlockHash: lock.hash, lockedBlock: lock.block, lockedPol: lock.pol };
       this.signState = state;
       this.out.push({ type: 'persistSignState', state });
     }
     return sign(req.signBytes, this.keyPair);
   }
 
-  private castVote(type: 1 | 2, hashHex: string | null, lock: { round: number; hash: Uint8Array } | null = null): void {
+  private castVote(type: 1 | 2, hashHex: string | null, lock: LockRecord | null = null): void {
     if (this.keyPair === null || !this.validators.has(this.address!)) return;
     const body: VoteBody = {
       chainId: this.chain.chainId,
@@ -383,7 +431,8 @@ export class ConsensusEngine {
     const b = p.body;
     const c = this.chain;
     if (b.chainId !== c.chainId) return this.reject('proposal', 'WRONG_CHAIN', `proposal for chain ${b.chainId}`);
-    if (b.height !== c.height || this.decision !== null) return; // not ours to judge now: stale or (driver) sync
+    if (b.height === c.height + 1n) return this.bufferNextHeight({ type: 'proposal', proposal: p, block });
+    if (b.height !== c.height || this.decision !== null) return; // stale, or far ahead (the driver syncs blocks)
     if (b.round > this.round + MAX_FUTURE_PROPOSAL_ROUNDS) return;
     if (b.polRound !== null && b.polRound >= b.round) return this.reject('proposal', 'BAD_POL_ROUND', 'polRound must be below the round');
     const expected = this.validators.proposerForRound(b.round);
@@ -437,8 +486,12 @@ export class ConsensusEngine {
       if (block.lastCommit !== null) return 'the first block has no last commit';
     } else {
       if (block.lastCommit === null || c.lastValidators === null) return 'lastCommit missing';
-      const v = verifyCommitForHash({ height: c.height - 1n, blockHash: c.lastBlockHash }, block.lastCommit, c.lastValidators, c.chainId, { verify: this.verifyFn });
-      if (!v.ok) return `lastCommit: ${v.message}`;
+      const known = verifiedCommits.get(block.lastCommit);
+      if (known === undefined || !equalBytes(known, c.lastValidators.hash()) || !equalBytes(block.lastCommit.blockHash, c.lastBlockHash)) {
+        const v = verifyCommitForHash({ height: c.height - 1n, blockHash: c.lastBlockHash }, block.lastCommit, c.lastValidators, c.chainId, { verify: this.verifyFn });
+        if (!v.ok) return `lastCommit: ${v.message}`;
+        verifiedCommits.set(block.lastCommit, c.lastValidators.hash());
+      }
     }
     if (!equalBytes(h.evidenceRoot, evidenceRootOf(block.evidence))) return 'evidenceRoot does not match the evidence';
     if (block.evidence.length > this.params.evidence.maxPerBlock) return 'too much evidence';
@@ -461,11 +514,12 @@ export class ConsensusEngine {
     const c = this.chain;
     if (b.chainId !== c.chainId) return this.reject('vote', 'WRONG_CHAIN', `vote for chain ${b.chainId}`);
     if (b.type !== VOTE_PREVOTE && b.type !== VOTE_PRECOMMIT) return this.reject('vote', 'INVALID_VOTE_TYPE', `vote type ${b.type}`);
+    if (b.height === c.height + 1n) return this.bufferNextHeight({ type: 'vote', vote });
     if (b.height !== c.height || this.decision !== null) return;
     if (b.blockHash.length !== 0 && b.blockHash.length !== 32) return this.reject('vote', 'BAD_BLOCK_HASH', 'block hash must be 32 bytes or empty');
     const v = this.validators.get(b.validator);
     if (v === undefined) return this.reject('vote', 'NOT_A_VALIDATOR', `${toHex(b.validator)} is not a validator at ${c.height}`);
-    if (!this.verifyFn(signingBytes('vote', encode(VoteBodySchema, b)), vote.signature, v.publicKey)) {
+    if (!this.verifyFn(voteSignBytes(b), vote.signature, v.publicKey)) {
       return this.reject('vote', 'BAD_SIGNATURE', 'vote signature does not verify');
     }
     if (b.round > this.round) {
@@ -569,6 +623,13 @@ export class ConsensusEngine {
     this.pool.prune(this.evidenceContext(c.height, c.height, c.lastBlockTimeMs));
     this.resetHeight();
     this.schedule('commit', 0);
+    const buffered = this.nextHeight;
+    this.nextHeight = [];
+    for (const input of buffered) this.dispatch(input);
+  }
+
+  private bufferNextHeight(input: EngineInput): void {
+    if (this.nextHeight.length < MAX_NEXT_HEIGHT_MESSAGES) this.nextHeight.push(input);
   }
 
   private resetHeight(): void {
@@ -587,11 +648,27 @@ export class ConsensusEngine {
     this.decision = null;
   }
 
+  /**
+   * After a restart mid-height: the lock comes back with its block and proof of lock, so the block is also our
+   * valid value (we re-propose it when it is our turn) and the POL prevotes can be sent again to whoever lost them.
+   */
   private restoreLock(): void {
     const s = this.signState;
-    if (s !== null && s.height === this.chain.height && s.lockedRound !== null && s.lockedBlockHash.length === 32) {
-      this.lockedRound = s.lockedRound;
-      this.lockedHash = toHex(s.lockedBlockHash);
+    if (s === null || s.height !== this.chain.height || s.lockedRound === null || s.lockedBlockHash.length !== 32) return;
+    const hex = toHex(s.lockedBlockHash);
+    this.lockedRound = s.lockedRound;
+    this.lockedHash = hex;
+    if (s.lockedBlock.length === 0) return;
+    const block = decodeBlock(s.lockedBlock);
+    if (toHex(blockHash(block.header)) !== hex) return;
+    this.blocks.set(hex, block);
+    this.validity.set(hex, 'valid');
+    this.validRound = s.lockedRound;
+    this.validHash = hex;
+    for (const sig of s.lockedPol) {
+      const body: VoteBody = { chainId: this.chain.chainId, type: VOTE_PREVOTE, height: s.height, round: s.lockedRound, blockHash: s.lockedBlockHash, validator: sig.validator };
+      const v = this.validators.get(sig.validator);
+      if (v !== undefined && this.verifyFn(voteSignBytes(body), sig.signature, v.publicKey)) this.addVote({ body, signature: sig.signature });
     }
   }
 
@@ -709,7 +786,11 @@ export class ConsensusEngine {
     if (this.phase === 'prevote') {
       this.lockedRound = this.round;
       this.lockedHash = p.hashHex;
-      this.castVote(VOTE_PRECOMMIT, p.hashHex, { round: this.round, hash: fromHex(p.hashHex) });
+      const pol: Commit['signatures'] = [];
+      for (const vote of rv.prevotes.votes.values()) {
+        if (toHex(vote.body.blockHash) === p.hashHex) pol.push({ validator: vote.body.validator, signature: vote.signature });
+      }
+      this.castVote(VOTE_PRECOMMIT, p.hashHex, { round: this.round, hash: fromHex(p.hashHex), block: encodeBlock(p.block), pol });
       this.phase = 'precommit';
     }
     this.validRound = this.round;

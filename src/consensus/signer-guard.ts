@@ -6,12 +6,13 @@
 // signature is the same one the network may already have). The record also carries the validator's lock
 // (locked round and block): Tendermint's safety needs a lock to survive a crash as much as the vote itself.
 // This file does no I/O: persistence is the injected SignStateStore (src/node/signer-store.ts writes a file).
-import { struct, bytes, u8, u32, u64, optional, encode, decode, type Infer } from '../core/codec.js';
+import { struct, bytes, u8, u32, u64, optional, list, encode, decode, type Infer } from '../core/codec.js';
+import { MAX_BLOCK_BYTES, MAX_VALIDATORS } from '../core/constants.js';
 import { sha256 } from '../core/hash.js';
 import { equalBytes, toHex } from '../core/bytes.js';
 import { sign, signingBytes, addressOf, type KeyPair } from '../core/keys.js';
 import {
-  VoteBodySchema, ProposalBodySchema, VOTE_PREVOTE, VOTE_PRECOMMIT,
+  VoteBodySchema, ProposalBodySchema, CommitSigSchema, VOTE_PREVOTE, VOTE_PRECOMMIT,
   type VoteBody, type Vote, type ProposalBody, type Proposal,
 } from '../core/types.js';
 import { ConsensusError } from './errors.js';
@@ -33,6 +34,16 @@ export const SignStateSchema = struct('SignState', [
   /** The validator's lock at `height` (null: not locked). */
   ['lockedRound', optional(u32)],
   ['lockedBlockHash', bytes({ max: 32 })],
+  /** The locked block (encoded) and the > 2/3 prevote signatures that justified the lock (its proof of lock):
+   * without them a restarted validator keeps a lock nobody can release or re-propose, and the height stalls. */
+  ['lockedBlock', bytes({ max: MAX_BLOCK_BYTES })],
+  ['lockedPol', list(CommitSigSchema, { max: MAX_VALIDATORS })],
+  /** Our latest prevote and precommit at `height` (round, block hash): after a restart the engine sends these exact
+   * votes again, because peers that restarted too may have lost them and nobody else can re-create them. */
+  ['prevoteRound', optional(u32)],
+  ['prevoteBlockHash', bytes({ max: 32 })],
+  ['precommitRound', optional(u32)],
+  ['precommitBlockHash', bytes({ max: 32 })],
 ] as const);
 export type SignState = Infer<typeof SignStateSchema>;
 
@@ -41,7 +52,7 @@ export function encodeSignState(s: SignState): Uint8Array {
 }
 
 export function decodeSignState(b: Uint8Array): SignState {
-  return decode(SignStateSchema, b, 256);
+  return decode(SignStateSchema, b, MAX_BLOCK_BYTES + 64 * 1024);
 }
 
 /** Durable storage of the last sign state. `save` returns only once the state is on stable storage (fsync). */
@@ -106,7 +117,8 @@ export function authorizeSign(last: SignState | null, req: SignRequest): SignDec
       };
     }
   }
-  const sameHeight = last !== null && last.height === req.height;
+  const keep = last !== null && last.height === req.height ? last : null;
+  const none = new Uint8Array(0);
   return {
     ok: true,
     resign: false,
@@ -116,8 +128,14 @@ export function authorizeSign(last: SignState | null, req: SignRequest): SignDec
       step: req.step,
       blockHash: req.blockHash,
       signBytesHash,
-      lockedRound: sameHeight ? last.lockedRound : null,
-      lockedBlockHash: sameHeight ? last.lockedBlockHash : new Uint8Array(0),
+      lockedRound: keep?.lockedRound ?? null,
+      lockedBlockHash: keep?.lockedBlockHash ?? none,
+      lockedBlock: keep?.lockedBlock ?? none,
+      lockedPol: keep?.lockedPol ?? [],
+      prevoteRound: req.step === SIGN_STEP_PREVOTE ? req.round : (keep?.prevoteRound ?? null),
+      prevoteBlockHash: req.step === SIGN_STEP_PREVOTE ? req.blockHash : (keep?.prevoteBlockHash ?? none),
+      precommitRound: req.step === SIGN_STEP_PRECOMMIT ? req.round : (keep?.precommitRound ?? null),
+      precommitBlockHash: req.step === SIGN_STEP_PRECOMMIT ? req.blockHash : (keep?.precommitBlockHash ?? none),
     },
   };
 }

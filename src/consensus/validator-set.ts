@@ -63,7 +63,8 @@ export class ValidatorSet {
   private hashCache: Uint8Array | null = null;
   private readonly roundCache = new Map<number, Validator>();
 
-  private constructor(validators: Validator[], priorities: bigint[], proposerIndex: number) {
+  private constructor(validators: Validator[], priorities: bigint[], proposerIndex: number, hash: Uint8Array | null = null) {
+    this.hashCache = hash;
     this.validators = validators;
     this.priorities = priorities;
     this.totalPower = validators.reduce((s, v) => s + v.power, 0n);
@@ -155,7 +156,8 @@ export class ValidatorSet {
       proposer = mostPriority(this.validators, prios);
       prios[proposer] = prios[proposer]! - this.totalPower;
     }
-    return new ValidatorSet(this.validators.slice(), prios, proposer);
+    // Same members and powers: the hash carries over (priorities are not part of it).
+    return new ValidatorSet(this.validators.slice(), prios, proposer, this.hashCache);
   }
 
   /** CometBFT UpdateWithChangeSet: power 0 removes; refuses duplicates, unknown removals, an empty result, overflow. */
