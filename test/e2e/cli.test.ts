@@ -2,12 +2,13 @@
 // take one car loan from vehicle registration to payoff; bad input fails with one line and a non-zero exit code.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const BIN = join(ROOT, 'bin', 'autochain.js');
+const BUILD = join(ROOT, 'node_modules', '.cache', `autochain-e2e-${process.pid}`);
+const BIN = join(BUILD, 'bin', 'autochain.js');
 /** A valid VIN (check digit 0) and the same VIN with a wrong check digit. */
 const VIN = 'LGXCE4CB0R0000017';
 const BAD_VIN = 'LGXCE4CB1R0000017';
@@ -67,15 +68,18 @@ function stopDevnet(): Promise<void> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'dist', 'bin', 'cli.js'))) {
-    // `npm test` builds first; a bare `vitest run` on a fresh checkout builds here. Type errors elsewhere do not stop tsc emitting.
-    try {
-      execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'ignore' });
-    } catch {
-      // Reported below if the CLI is still missing.
-    }
+  // Build the binary as a new user's `npm run build` would, into a private folder under node_modules/.cache, so a
+  // concurrent build of dist/ by anything else cannot change the files under this test. The launcher is copied next
+  // to its dist/ so it resolves ../dist/bin/cli.js there; node_modules resolve by walking up to the project's.
+  mkdirSync(join(BUILD, 'bin'), { recursive: true });
+  copyFileSync(join(ROOT, 'bin', 'autochain.js'), BIN);
+  try {
+    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--outDir', join(BUILD, 'dist')],
+      { cwd: ROOT, stdio: 'ignore' });
+  } catch {
+    // tsc still emits when some other file has a type error; a missing CLI is reported just below.
   }
-  expect(existsSync(join(ROOT, 'dist', 'bin', 'cli.js')), 'dist/bin/cli.js: run npm run build').toBe(true);
+  expect(existsSync(join(BUILD, 'dist', 'bin', 'cli.js')), 'the build produced no dist/bin/cli.js').toBe(true);
   home = mkdtempSync(join(tmpdir(), 'autochain-e2e-'));
   devnet = spawn(process.execPath, [BIN, 'devnet', '--home', home, '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   devnet.stderr?.on('data', (d: Buffer) => {
@@ -93,11 +97,12 @@ beforeAll(async () => {
     });
     devnet?.once('exit', (code) => fail(new Error(`devnet exited with ${code}:\n${devnetOut}`)));
   });
-}, 90_000);
+}, 120_000);
 
 afterAll(async () => {
   await stopDevnet();
   if (home !== '') rmSync(home, { recursive: true, force: true });
+  rmSync(BUILD, { recursive: true, force: true });
 });
 
 describe('autochain CLI against a devnet', () => {
