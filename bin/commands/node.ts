@@ -43,11 +43,11 @@ export function initCommand(): Command {
     }
     process.stdout.write([
       `initialised ${home} for chain ${r.chainId}`,
-      `  validator    ${r.validatorAddress}`,
-      `  config       ${r.files.config}`,
-      `  genesis      ${r.files.genesis}`,
-      `  validator key ${r.files.validatorKey}`,
-      `  node key     ${r.files.nodeKey}`,
+      `  validator      ${r.validatorAddress}`,
+      `  config         ${r.files.config}`,
+      `  genesis        ${r.files.genesis}`,
+      `  validator key  ${r.files.validatorKey}`,
+      `  node key       ${r.files.nodeKey}`,
       `edit genesis.json (members, validators, balances) before the first start, then: autochain start --home ${home}`,
     ].join('\n') + '\n');
   });
