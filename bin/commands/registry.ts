@@ -7,6 +7,7 @@ import { validateVin } from '../../src/vm/modules/vehicle.js';
 import { BANDS } from '../../src/vm/modules/credit.js';
 import { REPAYMENT_METHODS } from '../../src/vm/money.js';
 import type { AutochainClient } from '../../src/client/client.js';
+import type { JsonValue } from '../../src/rpc/api.js';
 import {
   UsageError, addressArg, amountArg, clientFor, example, findEvent, formatBps, output, parseChoice, parseIntArg,
   parsePercentBps, showAmount, txLine,
@@ -192,7 +193,7 @@ export function creditCommand(): Command {
     ).action(async (who: string, _o: unknown, cmd: Command) => {
       const client = clientFor(cmd, { sign: false });
       const c = await client.credit(toHex(addressArg(who, 'the borrower')));
-      output(cmd, c, JSON.stringify(c, null, 2));
+      output(cmd, c, await describeCredit(client, c));
     }),
   );
   return credit;
@@ -292,4 +293,33 @@ export function productCommand(): Command {
     }),
   );
   return product;
+}
+
+type Json = JsonValue;
+
+function when(ms: Json | undefined): string {
+  return typeof ms === 'string' && /^\d+$/.test(ms) ? new Date(Number(ms)).toISOString() : '-';
+}
+
+async function describeCredit(client: AutochainClient, c: Record<string, Json>): Promise<string[]> {
+  const lines = [`borrower     ${String(c.address ?? '')}`];
+  const a = c.attestation;
+  if (a !== null && typeof a === 'object' && !Array.isArray(a)) {
+    const cur = String(a.currency ?? 'CNY');
+    lines.push(`attestation  score ${String(a.score)} (band ${String(a.band)}) by ${String(a.bureauMember ?? a.bureau)}, ` +
+      `income ${await showAmount(client, cur, String(a.grossMonthlyIncome ?? '0'))}/month, ` +
+      `outside debt ${await showAmount(client, cur, String(a.outsideMonthlyDebt ?? '0'))}/month, expires ${when(a.expiresAtMs)}`);
+  } else lines.push('attestation  none');
+  const consents = Array.isArray(c.consents) ? c.consents : [];
+  if (consents.length === 0) lines.push('consents     none');
+  for (const k of consents) {
+    if (k === null || typeof k !== 'object' || Array.isArray(k)) continue;
+    const revoked = k.revokedAtMs !== null && k.revokedAtMs !== undefined ? `, revoked ${when(k.revokedAtMs)}` : '';
+    lines.push(`consent      ${String(k.lender)} for ${String(k.purpose)} until ${when(k.expiresAtMs)}${revoked}`);
+  }
+  const h = c.history;
+  if (h !== null && typeof h === 'object' && !Array.isArray(h)) {
+    lines.push(`history      ${String(h.onTime)} on time, ${String(h.late)} late, ${String(h.defaulted)} defaulted, ${String(h.paidOff)} paid off`);
+  }
+  return lines;
 }
