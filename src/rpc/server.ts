@@ -1,13 +1,11 @@
 // The RPC server: JSON-RPC 2.0 over HTTP (POST /) and WebSocket (/ws), GET /health and GET /metrics, with every
 // limit from the config (body bytes, batch size, connections, subscriptions per client, queued notifications).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import type { Logger } from 'pino';
 import { toHex } from '../core/bytes.js';
 import { addressOf } from '../core/keys.js';
-import type { RpcConfig } from '../node/config.js';
 import {
   RPC_ERRORS, type BlockNotification, type EventNotification, type JsonValue, type NotificationResult, type RpcErrorObject,
   type RpcId, type SubscriptionFilter, type SubscriptionTopic, type TxNotification,
@@ -36,7 +34,18 @@ export interface RpcServerDeps {
   health?: () => { ok: boolean; [k: string]: unknown };
 }
 
-export interface RpcServerOptions extends RpcConfig {
+/** The server's limits (the node passes its config's `rpc` section; defaults and docs in src/node/config.ts). */
+export interface RpcServerOptions {
+  host: string;
+  port: number;
+  maxBodyBytes: number;
+  maxBatch: number;
+  maxConnections: number;
+  maxSubscriptionsPerClient: number;
+  maxPageLimit: number;
+  submitTimeoutMs: number;
+  maxQueuedNotifications: number;
+  /** Largest tx accepted in tx_submit (the mempool's maxTxBytes). */
   maxTxBytes: number;
 }
 

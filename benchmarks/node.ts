@@ -1,0 +1,169 @@
+// Node benchmark: txs/s end to end (JSON-RPC tx_submit -> mempool -> block -> LevelDB commit) on one node running
+// as its own process, with the single-core signature-verify ceiling measured in the same run, and the latency of
+// tx_submit with wait. Run: npm run build && node dist/benchmarks/node.js
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { encode } from '../src/core/codec.js';
+import { toHex } from '../src/core/bytes.js';
+import { keyPairFromLabel, addressOf, saveKeyFile, type KeyPair } from '../src/core/keys.js';
+import { decodeTx, encodeTx, signTx, txHash, verifyTxSignature } from '../src/core/types.js';
+import { saveConfigFile } from '../src/node/config.js';
+import { saveGenesisFile } from '../src/node/genesis.js';
+import { TransferArgs } from '../src/vm/modules/asset.js';
+import { opsPerSecond, printTable, saveResults } from './report.js';
+
+const SENDERS = Number(process.env.SENDERS ?? 100);
+const TXS_PER_SENDER = Number(process.env.TXS_PER_SENDER ?? 200);
+const BATCH = Number(process.env.BATCH ?? 50);
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 4);
+const LATENCY_SAMPLES = 100;
+const CHAIN = 'autochain-bench';
+const MAIN = fileURLToPath(new URL('../src/node/main.js', import.meta.url));
+
+const validator = keyPairFromLabel('bench-validator');
+const senders = Array.from({ length: SENDERS }, (_, i) => keyPairFromLabel(`bench-sender-${i}`));
+const sink = addressOf(keyPairFromLabel('bench-sink').publicKey);
+
+function makeHome(): string {
+  const home = mkdtempSync(join(tmpdir(), 'autochain-bench-'));
+  saveConfigFile(join(home, 'config.json'), {
+    rpc: { port: 0, maxBatch: BATCH, maxConnections: 64 },
+    mempool: { maxTxs: SENDERS * TXS_PER_SENDER + 1000, maxBytes: 256 * 1024 * 1024, maxTxsPerSender: 1000, nonceWindow: 1000 },
+    block: { intervalMs: 100, emptyBlockIntervalMs: 0, maxTxs: 5000 },
+    log: { level: 'info' },
+  });
+  saveGenesisFile(join(home, 'genesis.json'), {
+    chainId: CHAIN,
+    genesisTime: '2026-11-29T00:00:00Z',
+    members: [{ id: 'operator', name: 'Operator', roles: ['validator'], accounts: [toHex(validator.publicKey)] }],
+    validators: [{ publicKey: toHex(validator.publicKey), stake: '1000000', memberId: 'operator' }],
+    assets: [{ code: 'CNY', decimals: 2 }],
+    balances: senders.map((s) => ({ asset: 'CNY', address: toHex(addressOf(s.publicKey)), amount: '1000000000' })),
+    staking: { bondAsset: 'CNY' },
+  });
+  saveKeyFile(join(home, 'validator_key.json'), validator);
+  return home;
+}
+
+function startNode(home: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [...(process.env.NODE_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.NODE_PROF] : []), MAIN, '--home', home], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        const j = JSON.parse(line) as { msg?: string; rpc?: string };
+        if (j.msg === 'node started' && j.rpc) resolve({ child, url: j.rpc });
+      } catch {
+        // not a log line
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`node exited with ${code}`)));
+  });
+}
+
+function signTransfer(kp: KeyPair, nonce: bigint): Uint8Array {
+  return encodeTx(signTx({
+    chainId: CHAIN, sender: kp.publicKey, nonce, gasLimit: 100_000n, module: 'asset', op: 'transfer',
+    args: encode(TransferArgs, { asset: 'CNY', to: sink, amount: 1n, memo: '' }),
+  }, kp));
+}
+
+async function post(url: string, body: unknown): Promise<unknown> {
+  const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  return res.json();
+}
+
+async function height(url: string): Promise<bigint> {
+  const r = (await post(url, { jsonrpc: '2.0', id: 1, method: 'chain_status' })) as { result: { height: string } };
+  return BigInt(r.result.height);
+}
+
+async function main(): Promise<void> {
+  // Sign everything up front: signing is the client's cost, not the node's.
+  const txs: Uint8Array[][] = []; // txs[nonce][sender]
+  for (let n = 0; n < TXS_PER_SENDER; n++) txs.push(senders.map((s) => signTransfer(s, BigInt(n))));
+  const flat = txs.flat();
+  const total = flat.length;
+
+  // The ceiling: strict ed25519 verification on one core, over these same txs.
+  const decoded = flat.slice(0, 2000).map((b) => decodeTx(b));
+  let vi = 0;
+  const verifyPerSec = opsPerSecond(() => {
+    verifyTxSignature(decoded[vi++ % decoded.length]!);
+  }, 1500);
+
+  const home = makeHome();
+  const { child, url } = await startNode(home);
+  try {
+    const h0 = await height(url);
+    // Batches in nonce order (every sender's nonce n before nonce n+1), CONCURRENCY batches in flight.
+    const batches: Uint8Array[][] = [];
+    for (let i = 0; i < flat.length; i += BATCH) batches.push(flat.slice(i, i + BATCH));
+    let next = 0;
+    let refused = 0;
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+      while (next < batches.length) {
+        const b = batches[next++]!;
+        const answers = (await post(url, b.map((tx, i) => ({ jsonrpc: '2.0', id: i, method: 'tx_submit', params: { tx: toHex(tx) } })))) as { error?: unknown }[];
+        refused += answers.filter((a) => a.error !== undefined).length;
+      }
+    }));
+    const tSubmitted = performance.now();
+    // Committed when the last nonce of every sender is in the tx index.
+    const lastHashes = txs[TXS_PER_SENDER - 1]!.map((b) => toHex(txHash(b)));
+    for (;;) {
+      const answers = (await post(url, lastHashes.slice(0, BATCH).map((hash, i) => ({ jsonrpc: '2.0', id: i, method: 'tx_get', params: { hash } })))) as { error?: unknown }[];
+      const rest = lastHashes.length > BATCH
+        ? (await post(url, lastHashes.slice(BATCH).map((hash, i) => ({ jsonrpc: '2.0', id: i, method: 'tx_get', params: { hash } })))) as { error?: unknown }[]
+        : [];
+      if ([...answers, ...rest].every((a) => a.error === undefined)) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const tCommitted = performance.now();
+    const h1 = await height(url);
+    const e2eTps = Math.round(total / ((tCommitted - t0) / 1000));
+    const submitTps = Math.round(total / ((tSubmitted - t0) / 1000));
+
+    // Latency: one tx at a time, tx_submit with wait (block interval 100 ms bounds it from below).
+    const lat: number[] = [];
+    const extra = keyPairFromLabel('bench-sender-0');
+    for (let i = 0; i < LATENCY_SAMPLES; i++) {
+      const tx = signTransfer(extra, BigInt(TXS_PER_SENDER + i));
+      const s = performance.now();
+      const r = (await post(url, { jsonrpc: '2.0', id: 1, method: 'tx_submit', params: { tx: toHex(tx), wait: true } })) as { error?: unknown };
+      if (r.error) throw new Error(`latency tx refused: ${JSON.stringify(r.error)}`);
+      lat.push(performance.now() - s);
+    }
+    lat.sort((a, b) => a - b);
+    const pct = (p: number): number => Math.round(lat[Math.min(lat.length - 1, Math.floor(lat.length * p))]!);
+
+    const rows = [
+      { metric: 'txs submitted (asset.transfer, signed before timing)', value: total },
+      { metric: 'refused by the mempool', value: refused },
+      { metric: 'blocks used', value: Number(h1 - h0) },
+      { metric: `RPC submit rate, txs/s (batches of ${BATCH}, ${CONCURRENCY} in flight)`, value: submitTps },
+      { metric: 'end to end, submit to commit, txs/s', value: e2eTps },
+      { metric: 'ed25519 verify ceiling, one core, verifies/s', value: verifyPerSec },
+      { metric: 'end to end / verify ceiling', value: Number((e2eTps / verifyPerSec).toFixed(3)) },
+      { metric: 'tx_submit wait latency p50, ms (block interval 100 ms)', value: pct(0.5) },
+      { metric: 'tx_submit wait latency p99, ms', value: pct(0.99) },
+    ];
+    printTable('node: end-to-end throughput through JSON-RPC on one node', rows);
+    const path = saveResults('node', {
+      config: { senders: SENDERS, txsPerSender: TXS_PER_SENDER, batch: BATCH, concurrency: CONCURRENCY, blockIntervalMs: 100, blockMaxTxs: 5000, syncWrites: true },
+      results: Object.fromEntries(rows.map((r) => [r.metric, r.value])),
+      notes: 'Node in its own process (dist/src/node/main.js), client in another; both on the same 2-core machine, so the client\'s JSON and HTTP work competes with the node for CPU. Each block is one fsync\'d LevelDB batch.',
+    });
+    console.log(`saved ${path}`);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+await main();
