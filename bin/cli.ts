@@ -32,8 +32,8 @@ Examples:
       // Commander's own usage errors become our one-line report (printed by main).
       outputError: () => {},
     });
-    // Global options may come after the subcommand: `autochain loan show 1 --json`.
-    c.enablePositionalOptions(false);
+    // Every command's --help also lists --rpc, --key and --json, which work after the subcommand too.
+    c.configureHelp({ showGlobalOptions: true });
   });
   return program;
 }
