@@ -7,14 +7,14 @@ import { EMPTY_HASH } from '../core/hash.js';
 import { addressOf, type KeyPair } from '../core/keys.js';
 import {
   blockHash, commitHashOf, decodeBlock, decodeCommit, decodeTx, encodeBlock, encodeCommit, evidenceRootOf, signVote,
-  txHash, txRootOf, VOTE_PRECOMMIT, type Block, type Commit, type Header, type Tx,
+  txHash, txRootOf, VOTE_PRECOMMIT, type Block, type Commit, type DuplicateVoteEvidence, type Header, type Tx,
 } from '../core/types.js';
 import { assert } from '../core/errors.js';
 import { ValidatorSet } from '../consensus/validator-set.js';
 import type { ChainStore, Prepared } from '../state/store.js';
 import { Overlay, type KvReader } from '../state/kv.js';
 import { loadValidatorSet } from '../vm/modules/staking.js';
-import { encodeReceipt, resultsRootOf, type Receipt, type VmEvent, type BlockContext } from '../vm/types.js';
+import { encodeReceipt, resultsRootOf, type Receipt, type VmEvent, type BlockContext, type Misbehaviour } from '../vm/types.js';
 import type { Vm } from '../vm/vm.js';
 import type { CommittedBlock } from '../rpc/backend.js';
 import type { ChainGenesis } from './genesis.js';
@@ -48,6 +48,15 @@ export interface BuildBlockInput {
   proposer: Uint8Array;
   txs: BlockTx[];
   lastCommit: Commit | null;
+  /** Committed double-sign evidence to include; its misbehaviour is handed to begin-block (slashing). */
+  evidence?: DuplicateVoteEvidence[];
+  misbehaviour?: Misbehaviour[];
+  /**
+   * The BFT engine fixes these from its own validator sets (updates take effect at H+2); without them (single
+   * validator) they are computed from the state before and after the block.
+   */
+  validatorsHash?: Uint8Array;
+  nextValidatorsHash?: Uint8Array;
 }
 
 export class InvalidBlockError extends Error {}
@@ -129,11 +138,12 @@ export class ChainApp {
     assert(prev === null || input.timeMs > prev.timeMs, 'block time must increase', { timeMs: input.timeMs.toString() });
     const ctx: BlockContext = { chainId: this.chainId, height: input.height, timeMs: input.timeMs, proposer: input.proposer };
     const overlay = new Overlay(store.reader());
-    const validatorsHash = validatorsHashOf(overlay);
-    const beginEvents = vm.beginBlock(overlay, ctx, []);
+    const validatorsHash = input.validatorsHash ?? validatorsHashOf(overlay);
+    const evidence = input.evidence ?? [];
+    const beginEvents = vm.beginBlock(overlay, ctx, input.misbehaviour ?? []);
     const receipts = input.txs.map((t) => vm.execute(overlay, ctx, t.tx, { txBytes: t.bytes.length, txHash: t.hash, signatureVerified: t.signatureVerified }));
     const { events: endEvents } = vm.endBlock(overlay, ctx);
-    const nextValidatorsHash = validatorsHashOf(overlay);
+    const nextValidatorsHash = input.nextValidatorsHash ?? validatorsHashOf(overlay);
     const prepared = store.prepare(overlay.changes());
     const txBytes = input.txs.map((t) => t.bytes);
     const header: Header = {
@@ -147,11 +157,11 @@ export class ChainApp {
       validatorsHash,
       nextValidatorsHash,
       lastCommitHash: commitHashOf(input.lastCommit),
-      evidenceRoot: evidenceRootOf([]),
+      evidenceRoot: evidenceRootOf(evidence),
       proposer: input.proposer,
       gasUsed: receipts.reduce((s, r) => s + r.gasUsed, 0n),
     };
-    const block: Block = { header, txs: txBytes, evidence: [], lastCommit: input.lastCommit };
+    const block: Block = { header, txs: txBytes, evidence, lastCommit: input.lastCommit };
     return { block, hash: blockHash(header), bytes: encodeBlock(block), prepared, txs: input.txs, receipts, beginEvents, endEvents };
   }
 
@@ -159,12 +169,22 @@ export class ChainApp {
    * Re-executes a block proposed by another validator and checks that its roots match (for the BFT engine).
    * `isVerified` tells which txs' signatures the mempool already checked. Throws InvalidBlockError on a mismatch.
    */
-  executeBlock(block: Block, isVerified: (hash: Uint8Array) => boolean): BuiltBlock {
-    const txs = block.txs.map((bytes) => {
+  executeBlock(block: Block, isVerified: (hash: Uint8Array) => boolean, misbehaviour: Misbehaviour[] = []): BuiltBlock {
+    const txs = block.txs.map((bytes, i) => {
       const hash = txHash(bytes);
-      return { bytes, tx: decodeTx(bytes), hash, signatureVerified: isVerified(hash) };
+      let tx: Tx;
+      try {
+        tx = decodeTx(bytes);
+      } catch (e) {
+        throw new InvalidBlockError(`proposed block ${block.header.height}: tx ${i} does not decode (${(e as Error).message})`);
+      }
+      return { bytes, tx, hash, signatureVerified: isVerified(hash) };
     });
-    const built = this.buildBlock({ height: block.header.height, timeMs: block.header.timeMs, proposer: block.header.proposer, txs, lastCommit: block.lastCommit });
+    const h = block.header;
+    const built = this.buildBlock({
+      height: h.height, timeMs: h.timeMs, proposer: h.proposer, txs, lastCommit: block.lastCommit, evidence: block.evidence, misbehaviour,
+      validatorsHash: h.validatorsHash, nextValidatorsHash: h.nextValidatorsHash,
+    });
     if (!equalBytes(built.hash, blockHash(block.header))) {
       const a = built.block.header;
       const b = block.header;
