@@ -93,6 +93,23 @@ describe('JSON-RPC protocol errors', () => {
     expect(r.body).toMatchObject({ error: { code: RPC_ERRORS.LIMIT_EXCEEDED, data: { limit: 'rpc.maxBodyBytes', max: 8192 } } });
   }));
 
+  it('oversize body without a length (chunked) -> 413 too', () => unchanged(async () => {
+    const { request } = await import('node:http');
+    const u = new URL(url);
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request({ host: u.hostname, port: u.port, method: 'POST', path: '/', headers: { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' } }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => { body += d.toString(); });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      for (let i = 0; i < 10; i++) req.write('x'.repeat(1000));
+      req.end();
+    });
+    expect(answer.status).toBe(413);
+    expect(JSON.parse(answer.body)).toMatchObject({ error: { code: RPC_ERRORS.LIMIT_EXCEEDED } });
+  }));
+
   it('batch over the cap -> -32004; a batch within it answers each request', () => unchanged(async () => {
     const req = (id: number) => ({ jsonrpc: '2.0', id, method: 'chain_status' });
     const over = await post(url, JSON.stringify([req(1), req(2), req(3), req(4)]));
@@ -227,10 +244,22 @@ describe('WebSocket limits', () => {
       expect(badFilter.error?.code).toBe(RPC_ERRORS.INVALID_PARAMS);
       const parse = await ask(ws, 'not json');
       expect(parse.error?.code).toBe(RPC_ERRORS.PARSE_ERROR);
+      const status = await ask(ws, { jsonrpc: '2.0', id: 9, method: 'chain_status' });
+      expect((status.result as { chainId: string }).chainId).toBe('autochain-itest');
     } finally {
       ws.close();
     }
   });
+});
+
+describe('WebSocket message size', () => {
+  it('a message over rpc.maxBodyBytes closes the socket with 1009 and changes nothing', () => unchanged(async () => {
+    const ws = new WebSocket(`${url.replace('http', 'ws')}/ws`);
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'chain_status', params: { pad: 'x'.repeat(9000) } }));
+    expect(await closed).toBe(1009);
+  }));
 });
 
 describe('connection cap', () => {
