@@ -147,7 +147,10 @@ export function txLine(hash: string, height: string, gasUsed: string): string {
 
 /** Exit codes: 1 the node or chain refused or failed, 2 the command was called wrongly, 3 the node is unreachable. */
 export function reportError(e: unknown, json: boolean): number {
-  const { code, message, exit } = describeError(e);
+  const described = describeError(e);
+  const { code, exit } = described;
+  // One line, always: a message that carries newlines is joined.
+  const message = described.message.replace(/\s*\n\s*/g, ' ').trim();
   if (json) process.stdout.write(JSON.stringify({ error: { code, message } }) + '\n');
   process.stderr.write(`error: ${message}\n`);
   if (exit === 70 && process.env.AUTOCHAIN_DEBUG) process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
