@@ -42,8 +42,24 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), Buffer.from(b.buffer, b.byteOffset, b.length));
 }
 
+const TEXT_ENCODER = new TextEncoder();
+
+/**
+ * UTF-8 bytes of a string. Short ASCII strings (every state key) are copied directly: the same bytes as
+ * TextEncoder, without the native call that dominated key building on the VM's hot path (benchmarks/vm.ts).
+ */
 export function utf8(s: string): Uint8Array {
-  return new TextEncoder().encode(s);
+  const n = s.length;
+  if (n <= 128) {
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0x7f) return TEXT_ENCODER.encode(s);
+      out[i] = c;
+    }
+    return out;
+  }
+  return TEXT_ENCODER.encode(s);
 }
 
 export function fromUtf8(b: Uint8Array): string {
