@@ -1,10 +1,10 @@
 // loan: applications underwritten in the same tx, funding with a lien, repayments, assignment, due-date processing
 // (late fees, penalty interest, days-past-due buckets, default), repossession and sale. Rules: docs/vm-loan.md.
-import { struct, str, u8, u16, u32, u64, list, oneOf, optional, type Infer } from '../../core/codec.js';
+import { struct, str, u8, u16, u32, u64, list, oneOf, optional, encode, decode, type Infer } from '../../core/codec.js';
 import { equalBytes, fromHex } from '../../core/bytes.js';
 import { assert } from '../../core/errors.js';
 import { Overlay, type KvReader, type KvWriter } from '../../state/kv.js';
-import { stateKey, load, save, padded } from '../store.js';
+import { stateKey, load, save, padded, MAX_RECORD_BYTES } from '../store.js';
 import { OK, failure, type BlockStepContext, type Genesis, type Module, type OpDef, type OpResult } from '../types.js';
 import { addressSchema, assetCodeSchema, hex, page } from '../util.js';
 import {
@@ -208,12 +208,31 @@ export function loadApplication(state: KvReader, id: bigint): Application | null
   return load(state, appKey(id), ApplicationSchema) ?? null;
 }
 
+/**
+ * Decoded loan records by the identity of their stored bytes. Decoding is a pure function of the bytes and stored
+ * values are never mutated, so a hit is exactly what decoding would return; it spares the hot path (repayments,
+ * due processing) the canonical decode of a 50-field record. Entries die with their bytes (WeakMap).
+ */
+const decodedLoans = new WeakMap<Uint8Array, Loan>();
+
+function cloneLoan(l: Loan): Loan {
+  return { ...l, offer: l.offer && { ...l.offer }, sale: l.sale && { ...l.sale } };
+}
+
 export function loadLoan(state: KvReader, id: bigint): Loan | null {
-  return load(state, loanKey(id), LoanSchema) ?? null;
+  const raw = state.get(loanKey(id));
+  if (raw === undefined) return null;
+  const hit = decodedLoans.get(raw);
+  if (hit !== undefined) return cloneLoan(hit);
+  const loan = decode(LoanSchema, raw, MAX_RECORD_BYTES);
+  decodedLoans.set(raw, cloneLoan(loan));
+  return loan;
 }
 
 function saveLoan(state: KvWriter, loan: Loan): void {
-  save(state, loanKey(loan.id), LoanSchema, loan);
+  const raw = encode(LoanSchema, loan);
+  decodedLoans.set(raw, cloneLoan(loan));
+  state.set(loanKey(loan.id), raw);
 }
 
 function loadU64(state: KvReader, key: Uint8Array): bigint {

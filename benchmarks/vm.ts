@@ -1,0 +1,358 @@
+// VM loan benchmark: applications with funding/s, due-date processing/s and repayments/s on one core, with state
+// in memory (MemoryKv) and in LevelDB through the state store (ChainStore: authenticated tree, one batch per block).
+//
+// Run: npx tsc -p tsconfig.json && npm exec -- node dist/benchmarks/vm.js [--loans 20000] [--months 5]
+//      [--level-loans 5000] [--level-months 3] [--block-txs 5000]
+// What is timed is block execution as a node does it: begin-block, the VM executing each tx, end-block, and the
+// commit of the block's changes (MemoryKv: applying the overlay; LevelDB: tree update + one fsync'd batch).
+// Signatures are NOT verified here: the mempool verifies each tx once before it reaches a block
+// (ExecuteOptions.signatureVerified), and that cost is measured by benchmarks/crypto.ts. Txs are pre-encoded and
+// pre-hashed outside the timed section for the same reason (the mempool does it).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encode, type Schema } from '../src/core/codec.js';
+import { sha256 } from '../src/core/hash.js';
+import { utf8 } from '../src/core/bytes.js';
+import { keyPairFromLabel, addressOf, type KeyPair } from '../src/core/keys.js';
+import { encodeTx, encodeBlock, blockHash, type Block, type Tx } from '../src/core/types.js';
+import { MemoryKv, Overlay, type KvReader } from '../src/state/kv.js';
+import { ChainStore } from '../src/state/store.js';
+import { createVm } from '../src/vm/registry.js';
+import type { Vm } from '../src/vm/vm.js';
+import { DEFAULT_CAPS, type BlockContext, type Genesis, type Receipt } from '../src/vm/types.js';
+import { OnboardBorrowerArgs } from '../src/vm/modules/member.js';
+import { AttestArgs, ConsentArgs } from '../src/vm/modules/credit.js';
+import { RegisterArgs, vinCheckDigit } from '../src/vm/modules/vehicle.js';
+import { CreateArgs } from '../src/vm/modules/product.js';
+import { ApplyArgs, FundArgs, RepayArgs, loadLoan, loadSchedule } from '../src/vm/modules/loan.js';
+import { printTable, saveResults } from './report.js';
+
+const args = process.argv.slice(2);
+const argOf = (name: string, dflt: number): number => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] !== undefined ? Number(args[i + 1]) : dflt;
+};
+const LOANS = argOf('loans', 20_000);
+const MONTHS = argOf('months', 5);
+const LEVEL_LOANS = argOf('level-loans', 5_000);
+const LEVEL_MONTHS = argOf('level-months', 3);
+const BLOCK_TXS = argOf('block-txs', 5_000);
+
+const CHAIN_ID = 'autochain-bench';
+const DAY_MS = 86_400_000n;
+const GENESIS_TIME_MS = BigInt(Date.UTC(2026, 10, 29));
+const ZERO_SIG = new Uint8Array(64);
+
+interface Actor {
+  kp: KeyPair;
+  address: Uint8Array;
+  nonce: bigint;
+}
+
+function actor(label: string): Actor {
+  const kp = keyPairFromLabel(label);
+  return { kp, address: addressOf(kp.publicKey), nonce: 0n };
+}
+
+interface PreparedTx {
+  tx: Tx;
+  encoded: Uint8Array;
+  bytes: number;
+  hash: Uint8Array;
+}
+
+/** A tx ready for a block: encoded and hashed up front (the mempool's work); see the header about signatures. */
+function prepareTx<A>(a: Actor, module: string, op: string, schema: Schema<A>, value: A): PreparedTx {
+  const tx: Tx = {
+    body: { chainId: CHAIN_ID, sender: a.kp.publicKey, nonce: a.nonce++, gasLimit: 10_000_000n, module, op, args: encode(schema, value) },
+    signature: ZERO_SIG,
+  };
+  const enc = encodeTx(tx);
+  return { tx, encoded: enc, bytes: enc.length, hash: sha256(enc) };
+}
+
+function makeVin(n: number): string {
+  const raw = `LFV2A21K0${String(n).padStart(8, '0')}`;
+  return raw.slice(0, 8) + vinCheckDigit(raw) + raw.slice(9);
+}
+
+interface Roles {
+  lender: Actor;
+  bank: Actor;
+  maker: Actor;
+  bureau: Actor;
+  dealer: Actor;
+  validator: Actor;
+  borrowers: Actor[];
+}
+
+function roles(n: number): Roles {
+  return {
+    lender: actor('bench-lender'), bank: actor('bench-bank'), maker: actor('bench-maker'), bureau: actor('bench-bureau'),
+    dealer: actor('bench-dealer'), validator: actor('bench-val'),
+    borrowers: Array.from({ length: n }, (_, i) => actor(`bench-borrower-${i}`)),
+  };
+}
+
+function genesis(r: Roles): Genesis {
+  return {
+    chainId: CHAIN_ID,
+    genesisTimeMs: GENESIS_TIME_MS,
+    members: [
+      { id: 'val', name: 'Validator', roles: ['validator'], accounts: [r.validator.kp.publicKey] },
+      { id: 'bank', name: 'Bank', roles: ['bank'], accounts: [r.bank.kp.publicKey] },
+      { id: 'lender', name: 'Lender', roles: ['lender'], accounts: [r.lender.kp.publicKey] },
+      { id: 'dealer', name: 'Dealer', roles: ['dealer'], accounts: [r.dealer.kp.publicKey] },
+      { id: 'maker', name: 'Maker', roles: ['manufacturer'], accounts: [r.maker.kp.publicKey] },
+      { id: 'bureau', name: 'Bureau', roles: ['bureau'], accounts: [r.bureau.kp.publicKey] },
+    ],
+    validators: [{ publicKey: r.validator.kp.publicKey, stake: 1_000_000n, memberId: 'val' }],
+    assets: [{ code: 'CNY', decimals: 2 }],
+    balances: [
+      { asset: 'CNY', address: r.validator.address, amount: 10_000_000n },
+      { asset: 'CNY', address: r.lender.address, amount: 1_000_000_000_000_00n },
+      ...r.borrowers.map((b) => ({ asset: 'CNY', address: b.address, amount: 1_000_000_00n })),
+    ],
+    caps: { ...DEFAULT_CAPS },
+    staking: { bondAsset: 'CNY', unbondingMs: 7n * DAY_MS, slashBps: 500, jailMs: DAY_MS, minStake: 100_000n },
+  };
+}
+
+/** Where committed state lives: in memory, or the LevelDB state store. */
+interface Backend {
+  name: string;
+  reader(): KvReader;
+  commit(changes: Overlay, height: bigint, txs: readonly PreparedTx[], timeMs: bigint): Promise<void>;
+  close(): Promise<void>;
+}
+
+function memoryBackend(): Backend {
+  const mem = new MemoryKv();
+  return {
+    name: 'memory (MemoryKv)',
+    reader: () => mem,
+    async commit(o) {
+      o.commitTo(mem);
+    },
+    async close() {},
+  };
+}
+
+async function levelBackend(dir: string): Promise<Backend> {
+  const store = await ChainStore.open(dir, {});
+  const zero = new Uint8Array(32);
+  return {
+    name: 'LevelDB (ChainStore, authenticated tree, fsync per block)',
+    reader: () => store.reader(),
+    async commit(o, height, txs, timeMs) {
+      const prepared = store.prepare(o.changes());
+      if (height === 0n) {
+        await store.commitBlock({ prepared, height, block: null, blockHash: null, commit: null, txs: [] });
+        return;
+      }
+      // The block with its txs and the tx index go into the same batch, as in the node.
+      const block: Block = {
+        header: {
+          chainId: CHAIN_ID, height, timeMs, prevHash: zero, txRoot: zero, stateRoot: prepared.root, resultsRoot: zero,
+          validatorsHash: zero, nextValidatorsHash: zero, lastCommitHash: zero, evidenceRoot: zero, proposer: new Uint8Array(20), gasUsed: 0n,
+        },
+        txs: txs.map((t) => t.encoded),
+        evidence: [],
+        lastCommit: null,
+      };
+      await store.commitBlock({
+        prepared, height, block: encodeBlock(block), blockHash: blockHash(block.header), commit: null,
+        txs: txs.map((t, index) => ({ hash: t.hash, index, receiptBytes: zero })),
+      });
+    },
+    close: () => store.close(),
+  };
+}
+
+/** Runs blocks over a backend like a node: overlay per block, begin-block, txs, end-block, commit. */
+class Chain {
+  height = 0n;
+  timeMs = GENESIS_TIME_MS;
+  failures = new Map<string, number>();
+  gas = new Map<string, bigint>();
+
+  constructor(readonly vm: Vm, readonly backend: Backend) {}
+
+  async init(g: Genesis): Promise<void> {
+    const o = new Overlay(this.backend.reader());
+    this.vm.initGenesis(o, g);
+    await this.backend.commit(o, 0n, [], this.timeMs);
+  }
+
+  private ctx(): BlockContext {
+    return { chainId: CHAIN_ID, height: this.height, timeMs: this.timeMs, proposer: new Uint8Array(20) };
+  }
+
+  /** One block holding `txs`; returns the receipts. */
+  async block(txs: readonly PreparedTx[]): Promise<Receipt[]> {
+    this.height += 1n;
+    const state = new Overlay(this.backend.reader());
+    const ctx = this.ctx();
+    this.vm.beginBlock(state, ctx, []);
+    const receipts: Receipt[] = [];
+    for (const p of txs) {
+      const r = this.vm.execute(state, ctx, p.tx, { txBytes: p.bytes, txHash: p.hash, signatureVerified: true });
+      receipts.push(r);
+      const key = `${p.tx.body.module}.${p.tx.body.op}`;
+      if (r.code !== 'OK') this.failures.set(`${key}:${r.code}`, (this.failures.get(`${key}:${r.code}`) ?? 0) + 1);
+      else this.gas.set(key, (this.gas.get(key) ?? 0n) + r.gasUsed);
+    }
+    this.vm.endBlock(state, ctx);
+    await this.backend.commit(state, this.height, txs, this.timeMs);
+    return receipts;
+  }
+
+  async blocks(txs: readonly PreparedTx[]): Promise<void> {
+    for (let i = 0; i < txs.length; i += BLOCK_TXS) await this.block(txs.slice(i, i + BLOCK_TXS));
+  }
+
+  /** Moves the clock to `timeMs` and runs empty blocks until the due index has caught up (cursor past today). */
+  async advanceTo(timeMs: bigint, expectLoans: number): Promise<number> {
+    this.timeMs = timeMs;
+    // MAX_DUE_PER_BLOCK entries per block: enough blocks for every loan due, plus one.
+    const blocks = Math.ceil(expectLoans / 10_000) + 1;
+    for (let i = 0; i < blocks; i++) await this.block([]);
+    return blocks;
+  }
+}
+
+/** Wall-clock and CPU time (user + system of this process) since a mark. */
+interface Mark {
+  wall: bigint;
+  cpu: NodeJS.CpuUsage;
+}
+
+function mark(): Mark {
+  return { wall: process.hrtime.bigint(), cpu: process.cpuUsage() };
+}
+
+interface Elapsed {
+  wallSec: number;
+  cpuSec: number;
+}
+
+function since(m: Mark): Elapsed {
+  const c = process.cpuUsage(m.cpu);
+  return { wallSec: Number(process.hrtime.bigint() - m.wall) / 1e9, cpuSec: (c.user + c.system) / 1e6 };
+}
+
+function add(a: Elapsed, b: Elapsed): Elapsed {
+  return { wallSec: a.wallSec + b.wallSec, cpuSec: a.cpuSec + b.cpuSec };
+}
+
+/** Operations per second of wall time and per second of CPU time (the per-core figure on a loaded machine). */
+function rate(n: number, e: Elapsed): { perWallSec: number; perCpuSec: number } {
+  return { perWallSec: Math.round(n / e.wallSec), perCpuSec: Math.round(n / e.cpuSec) };
+}
+
+interface Result {
+  backend: string;
+  loans: number;
+  applicationsWithFunding: { perWallSec: number; perCpuSec: number };
+  dueProcessing: { perWallSec: number; perCpuSec: number };
+  repayments: { perWallSec: number; perCpuSec: number };
+  repaymentCount: number;
+  avgGas: Record<string, string>;
+}
+
+async function run(backend: Backend, n: number, months: number): Promise<Result> {
+  const r = roles(n);
+  const chain = new Chain(createVm(), backend);
+  await chain.init(genesis(r));
+
+  // Setup (not timed): product, vehicles, borrowers onboarded, attested, consenting.
+  const setup: PreparedTx[] = [prepareTx(r.lender, 'product', 'create', CreateArgs, {
+    name: 'Bench loan', currency: 'CNY', aprBpsByBand: [450, 600, 800, 1000, 1400], termsMonths: [12, 24, 36, 48, 60],
+    method: 'levelPayment', minScore: 600, maxLtvBps: { privateFuel: 8000, privateNewEnergy: 8500, commercial: 7000, used: 7000 },
+    maxDtiBps: 5000, minDownPaymentBps: 2000, graceDays: 3, lateFeeKind: 'fixed', lateFeeValue: 100_00n, penaltyUpliftBps: 1800, defaultDays: 90,
+  })];
+  r.borrowers.forEach((b, i) => {
+    setup.push(prepareTx(r.maker, 'vehicle', 'register', RegisterArgs, {
+      vin: makeVin(i + 1), make: 'Geely', model: 'Galaxy', modelYear: 2026, energy: 'fuel', use: 'private', condition: 'new', owner: r.dealer.address,
+    }));
+    setup.push(prepareTx(r.lender, 'member', 'onboardBorrower', OnboardBorrowerArgs, { borrower: b.address, identityCommitment: sha256(utf8(`id-${i}`)) }));
+    setup.push(prepareTx(r.bureau, 'credit', 'attest', AttestArgs, {
+      borrower: b.address, score: 720, band: 'B', currency: 'CNY', grossMonthlyIncome: 50_000_00n, outsideMonthlyDebt: 2_000_00n,
+      issuedAtMs: GENESIS_TIME_MS, expiresAtMs: GENESIS_TIME_MS + 365n * DAY_MS,
+    }));
+    setup.push(prepareTx(b, 'credit', 'consent', ConsentArgs, { lender: r.lender.address, purpose: 'autoLoan', expiresAtMs: GENESIS_TIME_MS + 365n * DAY_MS }));
+  });
+  await chain.blocks(setup);
+
+  // Applications with funding: each borrower applies, the lender funds, in the same block.
+  const originate: PreparedTx[] = [];
+  r.borrowers.forEach((b, i) => {
+    originate.push(prepareTx(b, 'loan', 'apply', ApplyArgs, { productId: 1n, vin: makeVin(i + 1), price: 200_000_00n, downPayment: 60_000_00n, termMonths: 36 }));
+    originate.push(prepareTx(r.lender, 'loan', 'fund', FundArgs, { applicationId: BigInt(i + 1) }));
+  });
+  let t = mark();
+  await chain.blocks(originate);
+  const originateTime = since(t);
+  const installment = loadLoan(backend.reader(), 1n)?.installment;
+  if (installment === undefined) throw new Error(`no loan funded: ${JSON.stringify([...chain.failures])}`);
+
+  // Each month: the due date arrives (begin-block processes every loan falling due), then every borrower pays.
+  let dueTime: Elapsed = { wallSec: 0, cpuSec: 0 };
+  let repayTime: Elapsed = { wallSec: 0, cpuSec: 0 };
+  let repayments = 0;
+  const schedule = loadSchedule(backend.reader(), 1n);
+  for (let m = 1; m <= months; m++) {
+    t = mark();
+    await chain.advanceTo(BigInt(schedule[m - 1]!.dueDay) * DAY_MS + 3_600_000n, n);
+    dueTime = add(dueTime, since(t));
+    const pays = r.borrowers.map((b, i) => prepareTx(b, 'loan', 'repay', RepayArgs, { loanId: BigInt(i + 1), amount: installment }));
+    t = mark();
+    await chain.blocks(pays);
+    repayTime = add(repayTime, since(t));
+    repayments += pays.length;
+  }
+  if (chain.failures.size > 0) throw new Error(`failed txs: ${JSON.stringify([...chain.failures])}`);
+  const loan = loadLoan(backend.reader(), 1n)!;
+  if (loan.firstUnpaid !== months || loan.status !== 'current') throw new Error(`loan 1 not as expected: paid ${loan.firstUnpaid}, ${loan.status}`);
+  const count = (op: string): number => (op === 'loan.repay' ? repayments : n);
+  return {
+    backend: backend.name,
+    loans: n,
+    applicationsWithFunding: rate(n, originateTime),
+    dueProcessing: rate(n * months, dueTime),
+    repayments: rate(repayments, repayTime),
+    repaymentCount: repayments,
+    avgGas: Object.fromEntries(['loan.apply', 'loan.fund', 'loan.repay'].map((k) => [k, String((chain.gas.get(k) ?? 0n) / BigInt(count(k)))])),
+  };
+}
+
+async function main(): Promise<void> {
+  const results: Result[] = [];
+  const mem = memoryBackend();
+  results.push(await run(mem, LOANS, MONTHS));
+  await mem.close();
+  const dir = mkdtempSync(join(tmpdir(), 'autochain-vm-bench-'));
+  if (LEVEL_LOANS > 0) try {
+    const lvl = await levelBackend(dir);
+    results.push(await run(lvl, LEVEL_LOANS, LEVEL_MONTHS));
+    await lvl.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  printTable('VM loan benchmark, one core (per CPU-second; per wall-second in brackets; signatures verified by the mempool, not here)', results.map((x) => ({
+    state: x.backend, loans: x.loans,
+    'apply+fund /s': `${x.applicationsWithFunding.perCpuSec} (${x.applicationsWithFunding.perWallSec})`,
+    'due processing /s': `${x.dueProcessing.perCpuSec} (${x.dueProcessing.perWallSec})`,
+    'repayments /s': `${x.repayments.perCpuSec} (${x.repayments.perWallSec})`,
+    repayments: x.repaymentCount,
+  })));
+  const path = saveResults('vm', {
+    note: 'Block execution per core: begin-block, VM execute (signatureVerified: true), end-block, commit. Target: >= 50,000 repayments/s in memory.',
+    params: { loans: LOANS, months: MONTHS, levelLoans: LEVEL_LOANS, levelMonths: LEVEL_MONTHS, blockTxs: BLOCK_TXS },
+    results,
+  });
+  process.stdout.write(`saved ${path}\n`);
+}
+
+await main();
