@@ -2,8 +2,8 @@
 // as its own process, with the single-core signature-verify ceiling measured in the same run, and the latency of
 // tx_submit with wait. Run: npm run build && node dist/benchmarks/node.js
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -71,6 +71,16 @@ function signTransfer(kp: KeyPair, nonce: bigint): Uint8Array {
   }, kp));
 }
 
+/** CPU seconds (user + system) the process has used so far, from /proc (Linux); null elsewhere. */
+function cpuSecondsOf(pid: number | undefined): number | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100 Hz)
+  } catch {
+    return null;
+  }
+}
+
 async function post(url: string, body: unknown): Promise<unknown> {
   const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
   return res.json();
@@ -104,6 +114,8 @@ async function main(): Promise<void> {
     for (let i = 0; i < flat.length; i += BATCH) batches.push(flat.slice(i, i + BATCH));
     let next = 0;
     let refused = 0;
+    const load = loadavg()[0]!;
+    const cpu0 = cpuSecondsOf(child.pid);
     const t0 = performance.now();
     await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
       while (next < batches.length) {
@@ -124,6 +136,8 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 20));
     }
     const tCommitted = performance.now();
+    const cpu1 = cpuSecondsOf(child.pid);
+    const nodeCpuUsPerTx = cpu0 !== null && cpu1 !== null ? Math.round(((cpu1 - cpu0) * 1e6) / total) : -1;
     const h1 = await height(url);
     const e2eTps = Math.round(total / ((tCommitted - t0) / 1000));
     const submitTps = Math.round(total / ((tSubmitted - t0) / 1000));
@@ -149,6 +163,9 @@ async function main(): Promise<void> {
       { metric: 'end to end, submit to commit, txs/s', value: e2eTps },
       { metric: 'ed25519 verify ceiling, one core, verifies/s', value: verifyPerSec },
       { metric: 'end to end / verify ceiling', value: Number((e2eTps / verifyPerSec).toFixed(3)) },
+      { metric: 'node CPU per tx, µs (RPC + admission + execution + commit)', value: nodeCpuUsPerTx },
+      { metric: 'node CPU-bound ceiling, txs/s (1e6 / CPU per tx)', value: nodeCpuUsPerTx > 0 ? Math.round(1e6 / nodeCpuUsPerTx) : -1 },
+      { metric: 'machine load average (1 min) at start', value: Number(load.toFixed(2)) },
       { metric: 'tx_submit wait latency p50, ms (block interval 100 ms)', value: pct(0.5) },
       { metric: 'tx_submit wait latency p99, ms', value: pct(0.99) },
     ];

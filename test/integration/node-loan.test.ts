@@ -87,10 +87,11 @@ describe('car loan through the node', () => {
 
     // Nobody pays: each filler tx makes one block, one day. The first installment falls due about a month after
     // funding; past the grace days the loan moves into the 1-29 days-past-due bucket and an alert goes out.
-    for (let day = 0; day < 45 && alerts.length === 0; day++) {
+    for (let day = 0; day < 60 && alerts.length === 0; day++) {
       await filler.tx('asset', 'transfer', { asset: 'CNY', to: addr(K.bob), amount: 1n, memo: `day ${day}` });
       await new Promise((r) => setTimeout(r, 5)); // let the notification of this block arrive
     }
+    for (let i = 0; i < 100 && alerts.length === 0; i++) await new Promise((r) => setTimeout(r, 20)); // a slow machine
     expect(alerts.length, 'a delinquency alert arrived over the WebSocket').toBeGreaterThan(0);
     const alert = alerts[0]!;
     expect(alert).toMatchObject({ module: 'loan', type: 'delinquency', phase: 'beginBlock', txHash: null });
