@@ -1,7 +1,7 @@
 // End to end as a new user: the built `autochain` binary starts a devnet, then CLI commands (each a child process)
 // take one car loan from vehicle registration to payoff; bad input fails with one line and a non-zero exit code.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -201,3 +201,34 @@ describe('autochain CLI against a devnet', () => {
     }
   });
 });
+
+describe('bin/autochain.js launcher', () => {
+  it('says "run npm run build" in one line when dist/ is missing', () => {
+    const bare = mkdtempSync(join(tmpdir(), 'autochain-nodist-'));
+    try {
+      mkdirSync(join(bare, 'bin'));
+      copyFileSync(join(ROOT, 'bin', 'autochain.js'), join(bare, 'bin', 'autochain.js'));
+      writeFileSync(join(bare, 'package.json'), '{"type":"module"}');
+      const r = spawnSync(process.execPath, [join(bare, 'bin', 'autochain.js'), 'status'], { encoding: 'utf8' });
+      expect(r.status).toBe(1);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/run npm run build/);
+    } finally {
+      rmSync(bare, { recursive: true, force: true });
+    }
+  });
+
+  // The system Node of this machine is 20 (end of life); skipped where no Node older than 22 is installed.
+  const oldNode = ['/usr/bin/node', '/usr/local/bin/node'].find((p) => {
+    if (!existsSync(p)) return false;
+    const v = spawnSync(p, ['--version'], { encoding: 'utf8' }).stdout.trim();
+    return /^v\d+/.test(v) && Number(v.slice(1).split('.')[0]) < 22;
+  });
+  it.skipIf(oldNode === undefined)('refuses a Node older than 22 in one line saying what to do', () => {
+    const r = spawnSync(oldNode ?? 'node', [join(ROOT, 'bin', 'autochain.js'), 'status'], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/needs Node 22 or newer .*npx autochain.*npm start.*install Node 22\+/);
+  });
+});
+
