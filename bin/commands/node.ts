@@ -62,7 +62,12 @@ async function runUntilSignal(node: Node, onStarted: (rpcUrl: string) => Promise
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   });
-  const { rpcUrl } = await node.start();
+  let rpcUrl: string;
+  try {
+    ({ rpcUrl } = await node.start());
+  } catch (e) {
+    throw explainStartFailure(e, node);
+  }
   try {
     await onStarted(rpcUrl);
   } catch (e) {
@@ -70,6 +75,21 @@ async function runUntilSignal(node: Node, onStarted: (rpcUrl: string) => Promise
     throw e;
   }
   await stopped;
+}
+
+/** The usual reasons a node cannot start, said in a sentence with what to do. */
+function explainStartFailure(e: unknown, node: Node): unknown {
+  const err = e as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const port = node.opts.config.rpc.port;
+  if (err.code === 'EADDRINUSE') {
+    return new UsageError(`port ${port} is already in use (is another node running?); stop it or pass --port <port> (0 picks a free one)`);
+  }
+  if (err.code === 'LEVEL_DATABASE_NOT_OPEN' || /Database failed to open/.test(err.message ?? '')) {
+    const why = `${err.cause?.code ?? ''} ${err.cause?.message ?? ''}`;
+    if (/LOCK/i.test(why)) return new UsageError(`${node.dataDir} is in use by another running node; stop that one first`);
+    return new UsageError(`cannot open the database in ${node.dataDir}: ${err.cause?.message ?? err.message ?? 'unknown reason'}`);
+  }
+  return e;
 }
 
 function nodeLogger(home: string, level: string, toFile: boolean): Logger {

@@ -6,6 +6,14 @@ import {
 import { ClientError, RpcError, TransportError, TxFailedError } from '../../src/client/errors.js';
 import { AmountError } from '../../src/client/amount.js';
 import { CryptoError } from '../../src/core/errors.js';
+import { DEFAULT_RPC_URL } from '../../src/client/client.js';
+import { DEFAULT_CONFIG } from '../../src/node/config.js';
+
+describe('defaults', () => {
+  it("the client's and the CLI's default RPC URL is the node's default listen address", () => {
+    expect(DEFAULT_RPC_URL).toBe(`http://${DEFAULT_CONFIG.rpc.host}:${DEFAULT_CONFIG.rpc.port}`);
+  });
+});
 
 describe('CLI argument parsing', () => {
   it('reads percentages exactly as basis points', () => {
