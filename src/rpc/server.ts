@@ -81,6 +81,8 @@ export class RpcServer {
   private readonly methods: Record<string, Handler>;
   private readonly closeMethods: () => void;
   private readonly sockets = new Set<Socket>();
+  /** Connections refused by the connection cap: any request the HTTP parser still reads from them is ignored. */
+  private readonly refused = new WeakSet<Socket>();
   private readonly clients = new Set<WsClient>();
   private nextSubId = 1;
   private offBlock: (() => void) | null = null;
@@ -134,6 +136,7 @@ export class RpcServer {
   private onConnection(socket: Socket): void {
     if (this.sockets.size >= this.opts.maxConnections) {
       const body = stringify(errorResponse(null, limitExceeded('rpc.maxConnections', this.opts.maxConnections, `too many connections (at most ${this.opts.maxConnections}); retry later`).toJson()));
+      this.refused.add(socket);
       socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
       socket.destroySoon?.();
       return;
@@ -147,6 +150,7 @@ export class RpcServer {
   }
 
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    if (this.refused.has(socket)) return;
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/ws' || this.stopping) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
@@ -158,6 +162,7 @@ export class RpcServer {
   // ------------------------------------------------------------ HTTP
 
   private async onHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.refused.has(req.socket)) return;
     const path = (req.url ?? '/').split('?')[0];
     try {
       if (req.method === 'GET' && path === '/health') return await this.health(res);
