@@ -289,16 +289,12 @@ export class AutochainClient<S extends OpSchemas = typeof OP_SCHEMAS> {
   async signTx<M extends ModuleName<S>, O extends OpName<S, M>>(
     module: M, op: O, args: OpArgs<S, M, O>, opts: { nonce: bigint; gasLimit?: bigint },
   ): Promise<SignedTx> {
+    return this.signEncoded(module, op, this.encodeArgs(module, op, args), opts.nonce, opts.gasLimit ?? this.gasLimit);
+  }
+
+  private async signEncoded(module: string, op: string, args: Uint8Array, nonce: bigint, gasLimit: bigint): Promise<SignedTx> {
     const key = this.requireKey();
-    const body: TxBody = {
-      chainId: await this.getChainId(),
-      sender: key.publicKey,
-      nonce: opts.nonce,
-      gasLimit: opts.gasLimit ?? this.gasLimit,
-      module,
-      op,
-      args: this.encodeArgs(module, op, args),
-    };
+    const body: TxBody = { chainId: await this.getChainId(), sender: key.publicKey, nonce, gasLimit, module, op, args };
     const tx = signTx(body, key);
     const bytes = encodeTx(tx);
     return { tx, bytes, hash: toHex(txHash(bytes)) };
@@ -319,17 +315,17 @@ export class AutochainClient<S extends OpSchemas = typeof OP_SCHEMAS> {
     module: M, op: O, args: OpArgs<S, M, O>, opts: SendOptions = {},
   ): Promise<SentTx> {
     const tracker = this.requireNonces();
-    const encodedArgsCheck = this.encodeArgs(module, op, args); // refuse bad args before a nonce is used
-    void encodedArgsCheck;
+    const encoded = this.encodeArgs(module, op, args); // bad args are refused before a nonce is taken
     const nonce = await tracker.take();
-    const signed = await this.signTx(module, op, args, { nonce, gasLimit: opts.gasLimit ?? this.gasLimit });
     const wait = opts.wait ?? true;
+    let signed: SignedTx;
     let result: TxSubmitResult;
     try {
+      signed = await this.signEncoded(module, op, encoded, nonce, opts.gasLimit ?? this.gasLimit);
       result = await this.submitTx(signed.bytes, { wait, timeoutMs: opts.timeoutMs ?? DEFAULT_WAIT_MS });
     } catch (e) {
-      // Refused by the mempool: the nonce was not used, so the chain's count is the truth again. Accepted but not
-      // committed in time: the nonce is used (the tx may still commit), so the local count stays.
+      // Not sent, or refused by the mempool: the nonce was not used, so the chain's count is the truth again.
+      // Accepted but not committed in time: the nonce is used (the tx may still commit), so the local count stays.
       if (!(e instanceof RpcError && e.code === RPC_ERRORS.TIMEOUT)) tracker.reset();
       throw e;
     }
