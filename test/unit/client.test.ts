@@ -328,6 +328,23 @@ describe('AutochainClient subscriptions over WebSocket', () => {
     await client.close();
   });
 
+  it('sends requests over the WebSocket when asked, with the same results and errors', async () => {
+    node.wss.removeAllListeners('connection');
+    node.wss.on('connection', (ws) => {
+      ws.on('message', (data) => {
+        const msg = JSON.parse(String(data)) as { id: number; method: string; params: Record<string, unknown> };
+        ws.send(JSON.stringify(node.answer(msg.method, msg.params, msg.id)));
+      });
+    });
+    node.handlers.set('loan_get', (p) => (p.id === '1' ? { id: '1', status: 'current' } : rpcFail(RPC_ERRORS.NOT_FOUND, `loan ${String(p.id)} not found`)));
+    const client = new AutochainClient({ url: node.url, useWebSocket: true });
+    const [a, b] = await Promise.all([client.loan(1n), client.loan(2n).catch((e: unknown) => e)]);
+    expect(a).toEqual({ id: '1', status: 'current' });
+    expect(b).toBeInstanceOf(RpcError);
+    expect(b).toMatchObject({ code: RPC_ERRORS.NOT_FOUND, message: 'loan 2 not found' });
+    await client.close();
+  });
+
   it('cannot reach a WebSocket that is not there', async () => {
     const client = new AutochainClient({ url: node.url, wsUrl: node.url.replace('http', 'ws') + '/nowhere' });
     await expect(client.subscribe('blocks')).rejects.toMatchObject({ code: 'UNREACHABLE' });
