@@ -158,13 +158,18 @@ export class Node implements RpcBackend {
 
   /** Graceful stop: refuse new txs, finish the block in progress, close the RPC server, close the store. */
   async stop(): Promise<void> {
-    if (this.stateValue === 'stopped' || this.stateValue === 'stopping') return;
+    if (this.stopping) return this.stopping;
+    if (this.stateValue === 'stopped') return;
     this.stateValue = 'stopping';
     this.logger.info('stopping');
-    await this.closeAll();
-    this.stateValue = 'stopped';
-    this.logger.info({ height: this.lastHeight.toString() }, 'stopped');
+    this.stopping = this.closeAll().then(() => {
+      this.stateValue = 'stopped';
+      this.logger.info({ height: this.lastHeight.toString() }, 'stopped');
+    });
+    return this.stopping;
   }
+
+  private stopping: Promise<void> | null = null;
 
   private lastHeight = 0n;
 
