@@ -16,7 +16,7 @@ export interface ConsensusNetwork {
 }
 
 export interface TimerService {
-  /** Calls `fire` once after `durationMs` (real: setTimeout; simulator: its event queue). */
+  /** Calls `fire` once after `durationMs` (real node: a host timer; simulator: its event queue). */
   schedule(durationMs: number, fire: () => void): void;
 }
 
