@@ -53,6 +53,31 @@ async function fails(code: number, reason: RegExp, ...args: string[]): Promise<v
   expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
 }
 
+/** Starts `autochain devnet` on the test's home and resolves with the RPC address once it says it is running. */
+function startDevnet(): Promise<string> {
+  devnetOut = '';
+  const p = spawn(process.execPath, [BIN, 'devnet', '--home', home, '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  devnet = p;
+  p.stderr.on('data', (d: Buffer) => {
+    devnetOut += d.toString();
+  });
+  return new Promise<string>((done, fail) => {
+    const timer = setTimeout(() => fail(new Error(`devnet printed no RPC address in 30 s:\n${devnetOut}`)), 30_000);
+    p.stdout.on('data', (d: Buffer) => {
+      devnetOut += d.toString();
+      const m = /^\s+rpc\s+(http:\/\/127\.0\.0\.1:\d+)$/m.exec(devnetOut);
+      if (m?.[1] && /devnet is running/.test(devnetOut) && /borrower\s+\S+borrower\.json/.test(devnetOut)) {
+        clearTimeout(timer);
+        done(m[1]);
+      }
+    });
+    p.once('exit', (code) => {
+      clearTimeout(timer);
+      fail(new Error(`devnet exited with ${code}:\n${devnetOut}`));
+    });
+  });
+}
+
 function stopDevnet(): Promise<void> {
   const p = devnet;
   devnet = null;
@@ -81,22 +106,7 @@ beforeAll(async () => {
   }
   expect(existsSync(join(BUILD, 'dist', 'bin', 'cli.js')), 'the build produced no dist/bin/cli.js').toBe(true);
   home = mkdtempSync(join(tmpdir(), 'autochain-e2e-'));
-  devnet = spawn(process.execPath, [BIN, 'devnet', '--home', home, '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  devnet.stderr?.on('data', (d: Buffer) => {
-    devnetOut += d.toString();
-  });
-  rpc = await new Promise<string>((done, fail) => {
-    const timer = setTimeout(() => fail(new Error(`devnet printed no RPC address in 30 s:\n${devnetOut}`)), 30_000);
-    devnet?.stdout?.on('data', (d: Buffer) => {
-      devnetOut += d.toString();
-      const m = /^\s+rpc\s+(http:\/\/127\.0\.0\.1:\d+)$/m.exec(devnetOut);
-      if (m?.[1] && /devnet is running/.test(devnetOut) && /borrower\s+\S+borrower\.json/.test(devnetOut)) {
-        clearTimeout(timer);
-        done(m[1]);
-      }
-    });
-    devnet?.once('exit', (code) => fail(new Error(`devnet exited with ${code}:\n${devnetOut}`)));
-  });
+  rpc = await startDevnet();
 }, 120_000);
 
 afterAll(async () => {
@@ -158,7 +168,7 @@ describe('autochain CLI against a devnet', () => {
     expect(await ok('loan', 'list', '--borrower', key('borrower'))).toMatch(new RegExp(`1 {2}loan paidOff\\s+${VIN}`));
     // 500,000 at genesis - 3,650.63 - 116,349.37 = 380,000.00 CNY left.
     expect(await ok('account', key('borrower'))).toMatch(/balance {2}380,000.00 CNY/);
-  });
+  }, 120_000);
 
   it('fails with one line and a non-zero exit code on bad input, changing nothing', async () => {
     const badKey = join(home, 'not-a-key.json');
@@ -182,7 +192,7 @@ describe('autochain CLI against a devnet', () => {
     const json = await cli('loan', 'show', '99', '--json');
     expect(json.code).toBe(1);
     expect(JSON.parse(json.stdout)).toEqual({ error: { code: -32002, message: expect.stringMatching(/loan 99 not found/) } });
-  });
+  }, 120_000);
 
   it('reports a node that is not running as unreachable (exit 3)', async () => {
     const r = await new Promise<Run>((done) => {
@@ -192,6 +202,17 @@ describe('autochain CLI against a devnet', () => {
     });
     expect(r.code).toBe(3);
     expect(r.stderr.trim()).toMatch(/^error: cannot reach the node at http:\/\/127\.0\.0\.1:9 .*is it running\?$/);
+  });
+
+  it('restarts where it stopped when devnet runs again on the same home', async () => {
+    const before = JSON.parse(await ok('status', '--json')) as { height: string };
+    await stopDevnet();
+    rpc = await startDevnet();
+    expect(devnetOut).toMatch(/^restarting the devnet in /m);
+    expect(devnetOut).not.toMatch(/onboarding/); // set up once only
+    const after = JSON.parse(await ok('status', '--json')) as { height: string };
+    expect(BigInt(after.height)).toBeGreaterThanOrEqual(BigInt(before.height));
+    expect(await ok('loan', 'show', '1')).toMatch(/^loan 1 {2}paidOff/);
   });
 
   it('shows an example in every command help', async () => {
