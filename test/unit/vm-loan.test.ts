@@ -13,6 +13,7 @@ import { CreateArgs, RetireArgs, UpdateArgs, productModule, PRODUCT_CODES } from
 import {
   ApplyArgs, FundArgs, RepayArgs, AssignArgs, AcceptAssignmentArgs, RepossessArgs, RecordSaleArgs, LOAN_CODES,
   loadLoan, loadApplication, loadSchedule, balancesOf, monthlyDebtOf, processDue, views, APPROVAL_TTL_MS, REJECTION_REASONS, loanModule,
+  encodeLoanState, decodeLoanState, LOAN_STATE_BYTES,
 } from '../../src/vm/modules/loan.js';
 import type { Module, VmEvent } from '../../src/vm/types.js';
 
@@ -504,5 +505,22 @@ describe('docs/vm-loan.md', () => {
 
   it('documents every rejection reason', () => {
     for (const r of REJECTION_REASONS) expect(doc, r).toContain(`| \`${r}\` |`);
+  });
+});
+
+describe('loan state record', () => {
+  it('round-trips the fixed-width layout and refuses malformed bytes', () => {
+    const c = LoanChain.create();
+    const id = c.openLoan(L.alice);
+    c.advanceDays(40);
+    const l = loadLoan(c.state, id)!;
+    const bytes = encodeLoanState({ ...l, closedAtMs: 123n });
+    expect(bytes).toHaveLength(LOAN_STATE_BYTES);
+    expect(decodeLoanState(bytes)).toMatchObject({ status: 'delinquent', bucket: 1, dueCount: 1, closedAtMs: 123n, defaultedAtMs: null, feesCharged: 10_000n });
+    expect(() => decodeLoanState(bytes.subarray(1))).toThrow(/malformed/);
+    const bad = bytes.slice();
+    bad[1] = 99;
+    expect(() => decodeLoanState(bad)).toThrow(/status/);
+    expect(() => encodeLoanState({ ...l, advance: -1n })).toThrow(/u64/);
   });
 });

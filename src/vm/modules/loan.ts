@@ -115,10 +115,10 @@ const SaleSchema = struct('RepossessionSale', [
 ] as const);
 
 /**
- * A funded loan. Terms are copied from the product at funding, so a later product update does not change them.
- * Balances are kept as running totals; "fallen due" means the installment's due day has been reached.
+ * A funded loan's terms and parties: copied from the product at funding (so a later product update does not change
+ * them), written again only by the rare ops that change them (assignment, closing, sale). Key `loan/l/<id>`.
  */
-export const LoanSchema = struct('Loan', [
+export const LoanTermsSchema = struct('LoanTerms', [
   ['id', u64],
   ['productId', u64],
   ['lenderMember', memberIdSchema],
@@ -139,39 +139,111 @@ export const LoanSchema = struct('Loan', [
   ['defaultDays', u16],
   ['fundedAtMs', u64],
   ['fundedDay', u32],
-  ['status', oneOf(LOAN_STATUSES)],
-  /** Index into DPD_BUCKETS. */
-  ['bucket', u8],
-  ['dueCount', u16],
-  ['interestFallenDue', u64],
-  ['principalFallenDue', u64],
-  ['interestPaid', u64],
-  ['principalPaid', u64],
-  /** Paid ahead of due dates; applied when the next installments fall due. */
-  ['advance', u64],
-  /** Oldest installment not fully paid, and the scheduled total of the installments before it. */
-  ['firstUnpaid', u16],
-  ['firstUnpaidCum', u64],
-  /** Installments before feeCursor have been charged their late fee (or were paid in time); feeCum = their total. */
-  ['feeCursor', u16],
-  ['feeCum', u64],
-  ['feesCharged', u64],
-  ['feesPaid', u64],
-  /** Penalty accrued = penaltyWhole + penaltyFrac / 3,650,000 minor units (kept exact, rounded half-up when owed). */
-  ['penaltyWhole', u64],
-  ['penaltyFrac', u32],
-  ['penaltyPaid', u64],
-  /** Day up to which penalty has accrued. */
-  ['accruedDay', u32],
-  /** Day of this loan's pending due-index entry (0: none). */
-  ['wakeDay', u32],
-  ['defaultedAtMs', optional(u64)],
-  ['repossessedAtMs', optional(u64)],
-  ['closedAtMs', optional(u64)],
   ['offer', optional(OfferSchema)],
   ['sale', optional(SaleSchema)],
 ] as const);
-export type Loan = Infer<typeof LoanSchema>;
+export type LoanTerms = Infer<typeof LoanTermsSchema>;
+
+/**
+ * A loan's running state, written by every repayment and due-date step. Balances are running totals; "fallen due"
+ * means the installment's due day has been reached. Stored apart from the terms (key `loan/s/<id>`) in a fixed-width
+ * layout (encodeLoanState), so the hot path encodes ~130 bytes of integers instead of the whole record.
+ */
+export interface LoanState {
+  status: LoanStatus;
+  /** Index into DPD_BUCKETS. */
+  bucket: number;
+  dueCount: number;
+  interestFallenDue: bigint;
+  principalFallenDue: bigint;
+  interestPaid: bigint;
+  principalPaid: bigint;
+  /** Paid ahead of due dates; applied when the next installments fall due. */
+  advance: bigint;
+  /** Oldest installment not fully paid, and the scheduled total of the installments before it. */
+  firstUnpaid: number;
+  firstUnpaidCum: bigint;
+  /** Installments before feeCursor have been charged their late fee (or were paid in time); feeCum = their total. */
+  feeCursor: number;
+  feeCum: bigint;
+  feesCharged: bigint;
+  feesPaid: bigint;
+  /** Penalty accrued = penaltyWhole + penaltyFrac / 3,650,000 minor units (kept exact, rounded half-up when owed). */
+  penaltyWhole: bigint;
+  penaltyFrac: number;
+  penaltyPaid: bigint;
+  /** Day up to which penalty has accrued. */
+  accruedDay: number;
+  /** Day of this loan's pending due-index entry (0: none). */
+  wakeDay: number;
+  defaultedAtMs: bigint | null;
+  repossessedAtMs: bigint | null;
+  closedAtMs: bigint | null;
+}
+
+export type Loan = LoanTerms & LoanState;
+
+// Fixed-width state layout, big-endian: version u8, status u8, bucket u8, null-flags u8 (bit 0 defaultedAtMs,
+// 1 repossessedAtMs, 2 closedAtMs present), dueCount u16, firstUnpaid u16, feeCursor u16, penaltyFrac u32,
+// accruedDay u32, wakeDay u32, then 14 u64: the amounts below in U64_FIELDS order and the three times (0 if absent).
+const STATE_VERSION = 1;
+const U64_FIELDS = [
+  'interestFallenDue', 'principalFallenDue', 'interestPaid', 'principalPaid', 'advance', 'firstUnpaidCum', 'feeCum',
+  'feesCharged', 'feesPaid', 'penaltyWhole', 'penaltyPaid',
+] as const;
+const TIME_FIELDS = ['defaultedAtMs', 'repossessedAtMs', 'closedAtMs'] as const;
+const STATE_HEAD_BYTES = 22;
+export const LOAN_STATE_BYTES = STATE_HEAD_BYTES + 8 * (U64_FIELDS.length + TIME_FIELDS.length);
+const U64_MAX = (1n << 64n) - 1n;
+
+export function encodeLoanState(l: LoanState): Uint8Array {
+  const out = new Uint8Array(LOAN_STATE_BYTES);
+  const dv = new DataView(out.buffer);
+  const status = LOAN_STATUSES.indexOf(l.status);
+  assert(status >= 0 && l.bucket >= 0 && l.bucket < DPD_BUCKETS.length, 'loan state out of range');
+  dv.setUint8(0, STATE_VERSION);
+  dv.setUint8(1, status);
+  dv.setUint8(2, l.bucket);
+  let flags = 0;
+  TIME_FIELDS.forEach((f, i) => {
+    if (l[f] !== null) flags |= 1 << i;
+  });
+  dv.setUint8(3, flags);
+  dv.setUint16(4, l.dueCount);
+  dv.setUint16(6, l.firstUnpaid);
+  dv.setUint16(8, l.feeCursor);
+  dv.setUint32(10, l.penaltyFrac);
+  dv.setUint32(14, l.accruedDay);
+  dv.setUint32(18, l.wakeDay);
+  let o = STATE_HEAD_BYTES;
+  for (const f of U64_FIELDS) {
+    assert(l[f] >= 0n && l[f] <= U64_MAX, 'loan amount out of u64 range', { field: f });
+    dv.setBigUint64(o, l[f]);
+    o += 8;
+  }
+  for (const f of TIME_FIELDS) {
+    dv.setBigUint64(o, l[f] ?? 0n);
+    o += 8;
+  }
+  return out;
+}
+
+export function decodeLoanState(b: Uint8Array): LoanState {
+  assert(b.length === LOAN_STATE_BYTES && b[0] === STATE_VERSION, 'malformed loan state record');
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const status = LOAN_STATUSES[dv.getUint8(1)];
+  assert(status !== undefined, 'malformed loan status');
+  const flags = dv.getUint8(3);
+  const u = (i: number): bigint => dv.getBigUint64(STATE_HEAD_BYTES + 8 * i);
+  const t = (i: number): bigint | null => ((flags >> i) & 1 ? u(U64_FIELDS.length + i) : null);
+  return {
+    status, bucket: dv.getUint8(2), dueCount: dv.getUint16(4), firstUnpaid: dv.getUint16(6), feeCursor: dv.getUint16(8),
+    penaltyFrac: dv.getUint32(10), accruedDay: dv.getUint32(14), wakeDay: dv.getUint32(18),
+    interestFallenDue: u(0), principalFallenDue: u(1), interestPaid: u(2), principalPaid: u(3), advance: u(4),
+    firstUnpaidCum: u(5), feeCum: u(6), feesCharged: u(7), feesPaid: u(8), penaltyWhole: u(9), penaltyPaid: u(10),
+    defaultedAtMs: t(0), repossessedAtMs: t(1), closedAtMs: t(2),
+  };
+}
 
 export const ApplyArgs = struct('loan.apply', [
   ['productId', u64],
@@ -191,6 +263,7 @@ export const RecordSaleArgs = struct('loan.recordSale', [['loanId', u64], ['buye
 const countKey = (): Uint8Array => stateKey('loan', 'count');
 const appKey = (id: bigint): Uint8Array => stateKey('loan', 'app', padded(id));
 const loanKey = (id: bigint): Uint8Array => stateKey('loan', 'l', padded(id));
+const loanStateKey = (id: bigint): Uint8Array => stateKey('loan', 's', padded(id));
 const schedKey = (id: bigint): Uint8Array => stateKey('loan', 'sched', padded(id));
 const byBorrowerCountKey = (b: Uint8Array): Uint8Array => stateKey('loan', 'by', b, 'count');
 const byBorrowerItemKey = (b: Uint8Array, i: bigint): Uint8Array => stateKey('loan', 'by', b, padded(i));
@@ -209,30 +282,50 @@ export function loadApplication(state: KvReader, id: bigint): Application | null
 }
 
 /**
- * Decoded loan records by the identity of their stored bytes. Decoding is a pure function of the bytes and stored
- * values are never mutated, so a hit is exactly what decoding would return; it spares the hot path (repayments,
- * due processing) the canonical decode of a 50-field record. Entries die with their bytes (WeakMap).
+ * Decoded terms by the identity of their stored bytes. Decoding is a pure function of the bytes and stored values
+ * are never mutated, so a hit is exactly what decoding would return; it spares every repayment and due-date step the
+ * canonical decode of a record that rarely changes. Entries die with their bytes (WeakMap).
  */
-const decodedLoans = new WeakMap<Uint8Array, Loan>();
+const decodedTerms = new WeakMap<Uint8Array, LoanTerms>();
 
-function cloneLoan(l: Loan): Loan {
-  return { ...l, offer: l.offer && { ...l.offer }, sale: l.sale && { ...l.sale } };
-}
-
-export function loadLoan(state: KvReader, id: bigint): Loan | null {
+function loadTerms(state: KvReader, id: bigint): LoanTerms | null {
   const raw = state.get(loanKey(id));
   if (raw === undefined) return null;
-  const hit = decodedLoans.get(raw);
-  if (hit !== undefined) return cloneLoan(hit);
-  const loan = decode(LoanSchema, raw, MAX_RECORD_BYTES);
-  decodedLoans.set(raw, cloneLoan(loan));
-  return loan;
+  const hit = decodedTerms.get(raw);
+  if (hit !== undefined) return hit;
+  const terms = decode(LoanTermsSchema, raw, MAX_RECORD_BYTES);
+  decodedTerms.set(raw, terms);
+  return terms;
 }
 
-function saveLoan(state: KvWriter, loan: Loan): void {
-  const raw = encode(LoanSchema, loan);
-  decodedLoans.set(raw, cloneLoan(loan));
-  state.set(loanKey(loan.id), raw);
+/** A loan (terms and state) as a fresh object the caller may change. */
+export function loadLoan(state: KvReader, id: bigint): Loan | null {
+  const terms = loadTerms(state, id);
+  if (terms === null) return null;
+  const raw = state.get(loanStateKey(id));
+  assert(raw !== undefined, 'loan without state', { id: String(id) });
+  return { ...terms, offer: terms.offer && { ...terms.offer }, sale: terms.sale && { ...terms.sale }, ...decodeLoanState(raw) };
+}
+
+function termsOf(l: Loan): LoanTerms {
+  return {
+    id: l.id, productId: l.productId, lenderMember: l.lenderMember, lender: l.lender, borrower: l.borrower, vin: l.vin,
+    asset: l.asset, principal: l.principal, aprBps: l.aprBps, method: l.method, termMonths: l.termMonths,
+    installment: l.installment, graceDays: l.graceDays, lateFeeKind: l.lateFeeKind, lateFeeValue: l.lateFeeValue,
+    penaltyUpliftBps: l.penaltyUpliftBps, defaultDays: l.defaultDays, fundedAtMs: l.fundedAtMs, fundedDay: l.fundedDay,
+    offer: l.offer, sale: l.sale,
+  };
+}
+
+/** Writes the loan's state; its terms too when an op changed them (funding, assignment, closing, sale). */
+function saveLoan(state: KvWriter, loan: Loan, opts: { terms: boolean } = { terms: false }): void {
+  if (opts.terms) {
+    const terms = termsOf(loan);
+    const raw = encode(LoanTermsSchema, terms);
+    decodedTerms.set(raw, { ...terms, offer: terms.offer && { ...terms.offer }, sale: terms.sale && { ...terms.sale } });
+    state.set(loanKey(loan.id), raw);
+  }
+  state.set(loanStateKey(loan.id), encodeLoanState(loan));
 }
 
 function loadU64(state: KvReader, key: Uint8Array): bigint {
@@ -730,7 +823,7 @@ const fund: OpDef<Infer<typeof FundArgs>> = {
     addDebt(ctx.state, app.borrower, app.asset, loan.installment);
     const r = new LoanRun(env, loan);
     reschedule(r, false);
-    saveLoan(ctx.state, loan);
+    saveLoan(ctx.state, loan, { terms: true });
     save(ctx.state, appKey(app.id), ApplicationSchema, { ...app, status: 'funded', fundedAtMs: ctx.block.timeMs });
     ctx.emit('funded', {
       ...r.ids(), seller: hex(seller), vin: app.vin, asset: app.asset, principal: String(app.principal),
@@ -766,7 +859,7 @@ const repay: OpDef<Infer<typeof RepayArgs>> = {
       updateDelinquency(r);
       reschedule(r, false);
     }
-    saveLoan(ctx.state, loan);
+    saveLoan(ctx.state, loan, { terms: paidOff });
     ctx.emit('repaid', {
       ...r.ids(), payer: hex(ctx.sender), amount: String(pay), penalty: String(al.penalty), fees: String(al.fees),
       interest: String(al.interest), principal: String(al.principal), advance: String(al.advance), status: loan.status,
@@ -795,7 +888,7 @@ const assign: OpDef<Infer<typeof AssignArgs>> = {
     if (buyer === null || !buyer.roles.includes('lender')) return failure(LOAN_CODES.ASSIGNEE_NOT_LENDER, `${hex(a.to)} is not a lender account`);
     if (buyer.id === loan.lenderMember) return failure(LOAN_CODES.SAME_LENDER, `${buyer.id} already holds loan ${loan.id}`);
     loan.offer = { to: a.to, price: a.price, atMs: ctx.block.timeMs };
-    saveLoan(ctx.state, loan);
+    saveLoan(ctx.state, loan, { terms: true });
     ctx.emit('assignmentOffered', { loanId: String(loan.id), from: loan.lenderMember, to: hex(a.to), price: String(a.price) });
     return OK;
   },
@@ -822,7 +915,7 @@ const acceptAssignment: OpDef<Infer<typeof AcceptAssignmentArgs>> = {
     // The lien follows the loan, keeping its original registration time (its priority).
     const v = loadVehicle(ctx.state, loan.vin);
     if (v?.lien && v.lien.loanId === loan.id) setLien(ctx.state, loan.vin, { ...v.lien, lender: ctx.sender });
-    saveLoan(ctx.state, loan);
+    saveLoan(ctx.state, loan, { terms: true });
     ctx.emit('assigned', { loanId: String(loan.id), from, to: buyer.id, lender: hex(ctx.sender), price: String(price) });
     return OK;
   },
@@ -874,7 +967,7 @@ const recordSale: OpDef<Infer<typeof RecordSaleArgs>> = {
     closeLoan(r, 'sold');
     setOwner(ctx.state, loan.vin, a.buyer);
     setVehicleStatus(ctx.state, loan.vin, 'active');
-    saveLoan(ctx.state, loan);
+    saveLoan(ctx.state, loan, { terms: true });
     ctx.emit('saleRecorded', {
       ...r.ids(), vin: loan.vin, buyer: hex(a.buyer), proceeds: String(a.proceeds), applied: String(applied),
       deficiency: String(deficiency), surplus: String(surplus),
