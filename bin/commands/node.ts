@@ -181,7 +181,7 @@ function printReady(cmd: Command, home: string, rpcUrl: string, info: DevnetInfo
     '  keys (funded demo members and a borrower):',
     ...info.keys.map((k) => `    ${k.name.padEnd(width)}  ${k.file}  ${k.address}`),
     '',
-    `try: autochain status --rpc ${rpcUrl}`,
+    `try: npx autochain status --rpc ${rpcUrl}`,
     'Ctrl-C stops the devnet; running `autochain devnet` again restarts it where it stopped.',
     '',
   ].join('\n'));
