@@ -54,7 +54,7 @@ function addressHexOf(who: string): string {
 }
 
 export function keysCommand(): Command {
-  const keys = new Command('keys').description('create, show and import ed25519 key files');
+  const keys = example(new Command('keys').description('create, show and import ed25519 key files'), 'autochain keys new ./alice.json', 'autochain keys show ./alice.json');
   keys.addCommand(
     example(
       new Command('new').description('create a new key file (mode 0600)').argument('<file>', 'where to write it')
@@ -100,7 +100,7 @@ export function keysCommand(): Command {
 }
 
 export function txCommand(): Command {
-  const tx = new Command('tx').description('sign and send plain transactions');
+  const tx = example(new Command('tx').description('sign and send plain transactions'), 'autochain tx transfer --key keys/bank.json --to keys/borrower.json --amount 1500.00');
   tx.addCommand(
     example(
       new Command('transfer').description('transfer an asset to another account')

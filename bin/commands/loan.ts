@@ -29,7 +29,7 @@ function str(v: JsonValue | undefined): string {
 }
 
 export function loanCommand(): Command {
-  const loan = new Command('loan').description('apply for, fund, repay and inspect car loans');
+  const loan = example(new Command('loan').description('apply for, fund, repay and inspect car loans'), 'autochain loan show 1', 'autochain loan repay 1 --key keys/borrower.json --amount 3650.63');
   loan.addCommand(
     example(
       new Command('apply').description('apply for a loan on a product; underwriting runs in the same tx (borrower key)')

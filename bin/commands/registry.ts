@@ -29,7 +29,7 @@ async function chainTimeMs(client: AutochainClient): Promise<bigint> {
 }
 
 export function vehicleCommand(): Command {
-  const vehicle = new Command('vehicle').description('the vehicle registry: register, appraise, show');
+  const vehicle = example(new Command('vehicle').description('the vehicle registry: register, appraise, show'), 'autochain vehicle show LGXCE4CB0R0000017');
   vehicle.addCommand(
     example(
       new Command('register').description('register a vehicle by VIN (manufacturer or registrar key)')
@@ -100,7 +100,7 @@ export function vehicleCommand(): Command {
 }
 
 export function memberCommand(): Command {
-  const member = new Command('member').description('consortium members and borrowers');
+  const member = example(new Command('member').description('consortium members and borrowers'), 'autochain member list');
   member.addCommand(
     example(
       new Command('onboard').description("onboard a borrower account with a hash of its off-chain identity record (lender or dealer key)")
@@ -136,7 +136,7 @@ export function memberCommand(): Command {
 }
 
 export function creditCommand(): Command {
-  const credit = new Command('credit').description('credit attestations and consents');
+  const credit = example(new Command('credit').description('credit attestations and consents'), 'autochain credit show keys/borrower.json');
   credit.addCommand(
     example(
       new Command('attest').description("attest a borrower's credit (credit bureau key)")
@@ -227,7 +227,7 @@ function ltvByClass(text: string): { privateFuel: number; privateNewEnergy: numb
 }
 
 export function productCommand(): Command {
-  const product = new Command('product').description("lenders' loan products");
+  const product = example(new Command('product').description("lenders' loan products"), 'autochain product list');
   product.addCommand(
     example(
       new Command('create').description('create a loan product (lender key)')

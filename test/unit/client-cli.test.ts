@@ -1,5 +1,6 @@
 // The CLI's argument parsing and failure reporting: exact percentages, addresses, and one-line errors with exit codes.
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Command } from 'commander';
 import {
   UsageError, formatBps, parseAddress, parseChoice, parseIntArg, parsePercentBps, reportError,
 } from '../../bin/lib/common.js';
@@ -73,5 +74,26 @@ describe('reportError', () => {
   it('also prints a JSON error on stdout with --json', () => {
     const r = report(new RpcError(-32002, 'loan 99 not found', undefined, 'loan_get'), true);
     expect(JSON.parse(r.stdout)).toEqual({ error: { code: -32002, message: 'loan 99 not found' } });
+  });
+});
+
+describe('CLI help', () => {
+  it('every command and subcommand shows an example in its --help', async () => {
+    const { buildProgram } = await import('../../bin/cli.js');
+    const program = buildProgram();
+    const all: Command[] = [];
+    const walk = (c: Command): void => {
+      all.push(c);
+      for (const sub of c.commands) walk(sub);
+    };
+    walk(program);
+    expect(all.length).toBeGreaterThan(25);
+    for (const c of all) {
+      if (c.name() === 'help') continue;
+      let text = '';
+      c.configureOutput({ writeOut: (s) => (text += s), writeErr: (s) => (text += s) });
+      c.outputHelp();
+      expect(text, `autochain ... ${c.name()} --help`).toMatch(/Examples?:\n {2}\$ autochain /);
+    }
   });
 });
