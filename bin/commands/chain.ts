@@ -1,5 +1,5 @@
 // CLI commands that read the chain or move money: status, account, keys, tx transfer.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { addressHex, generateKeyPair, keyPairFromSeed, loadKeyFile, saveKeyFile } from '../../src/core/keys.js';
@@ -83,14 +83,17 @@ export function keysCommand(): Command {
     example(
       new Command('import').description('write a key file from an existing 32-byte ed25519 seed')
         .argument('<file>', 'where to write it')
-        .requiredOption('--seed <hex>', 'the 32-byte seed as 64 hex digits')
+        .option('--seed <hex>', 'the 32-byte seed as 64 hex digits (visible to other users in the process list)')
+        .option('--seed-file <file>', 'read the seed (64 hex digits) from a file instead')
         .option('--force', 'overwrite an existing file'),
-      'autochain keys import ./bank.json --seed 9f1c...(64 hex digits)',
-    ).action((file: string, opts: { seed: string; force?: boolean }, cmd: Command) => {
-      if (!isHex(opts.seed, 32)) throw new UsageError('--seed must be 64 hex digits (a 32-byte ed25519 seed)');
+      'autochain keys import ./bank.json --seed-file ./bank-seed.hex',
+    ).action((file: string, opts: { seed?: string; seedFile?: string; force?: boolean }, cmd: Command) => {
+      if ((opts.seed === undefined) === (opts.seedFile === undefined)) throw new UsageError('pass either --seed <hex> or --seed-file <file>');
+      const seed = (opts.seed ?? readFileSync(opts.seedFile ?? '', 'utf8')).trim();
+      if (!isHex(seed, 32)) throw new UsageError('the seed must be 64 hex digits (a 32-byte ed25519 seed)');
       const path = resolve(file);
       if (existsSync(path) && !opts.force) throw new UsageError(`${path} already exists (pass --force to overwrite it)`);
-      const kp = keyPairFromSeed(fromHex(opts.seed));
+      const kp = keyPairFromSeed(fromHex(seed));
       saveKeyFile(path, kp, { overwrite: opts.force === true });
       const info = { file: path, address: addressHex(kp.publicKey), publicKey: Buffer.from(kp.publicKey).toString('hex') };
       output(cmd, info, [`imported ${path}`, `address     ${info.address}`, `public key  ${info.publicKey}`]);
