@@ -86,6 +86,36 @@ async function post(url: string, body: unknown): Promise<unknown> {
   return res.json();
 }
 
+/** One WebSocket with batches matched to answers in order (the server answers each message once, in order per batch id). */
+async function openWs(url: string): Promise<{ ask(reqs: unknown[]): Promise<unknown>; close(): void }> {
+  const sock = new WebSocket(`${url.replace('http', 'ws')}/ws`);
+  await new Promise((resolve, reject) => {
+    sock.addEventListener('open', resolve, { once: true });
+    sock.addEventListener('error', reject, { once: true });
+  });
+  let seq = 0;
+  const waiting = new Map<number, (v: unknown) => void>();
+  sock.addEventListener('message', (ev) => {
+    const answers = JSON.parse(String(ev.data)) as { id: number }[];
+    const key = Math.floor((answers[0]?.id ?? 0) / 1_000_000);
+    waiting.get(key)?.(answers);
+    waiting.delete(key);
+  });
+  return {
+    ask(reqs) {
+      const key = ++seq;
+      const tagged = (reqs as { id: number }[]).map((r) => ({ ...r, id: key * 1_000_000 + r.id }));
+      return new Promise((resolve) => {
+        waiting.set(key, resolve);
+        sock.send(JSON.stringify(tagged));
+      });
+    },
+    close() {
+      sock.close();
+    },
+  };
+}
+
 async function height(url: string): Promise<bigint> {
   const r = (await post(url, { jsonrpc: '2.0', id: 1, method: 'chain_status' })) as { result: { height: string } };
   return BigInt(r.result.height);
@@ -114,17 +144,21 @@ async function main(): Promise<void> {
     for (let i = 0; i < flat.length; i += BATCH) batches.push(flat.slice(i, i + BATCH));
     let next = 0;
     let refused = 0;
+    const viaWs = process.env.TRANSPORT === 'ws';
+    const ws = viaWs ? await openWs(url) : null;
     const load = loadavg()[0]!;
     const cpu0 = cpuSecondsOf(child.pid);
     const t0 = performance.now();
     await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
       while (next < batches.length) {
         const b = batches[next++]!;
-        const answers = (await post(url, b.map((tx, i) => ({ jsonrpc: '2.0', id: i, method: 'tx_submit', params: { tx: toHex(tx) } })))) as { error?: unknown }[];
+        const reqs = b.map((tx, i) => ({ jsonrpc: '2.0', id: i, method: 'tx_submit', params: { tx: toHex(tx) } }));
+        const answers = (ws ? await ws.ask(reqs) : await post(url, reqs)) as { error?: unknown }[];
         refused += answers.filter((a) => a.error !== undefined).length;
       }
     }));
     const tSubmitted = performance.now();
+    ws?.close();
     // Committed when the last nonce of every sender is in the tx index.
     const lastHashes = txs[TXS_PER_SENDER - 1]!.map((b) => toHex(txHash(b)));
     for (;;) {
@@ -159,7 +193,7 @@ async function main(): Promise<void> {
       { metric: 'txs submitted (asset.transfer, signed before timing)', value: total },
       { metric: 'refused by the mempool', value: refused },
       { metric: 'blocks used', value: Number(h1 - h0) },
-      { metric: `RPC submit rate, txs/s (batches of ${BATCH}, ${CONCURRENCY} in flight)`, value: submitTps },
+      { metric: `RPC submit rate, txs/s (${viaWs ? 'WebSocket' : 'HTTP'}, batches of ${BATCH}, ${CONCURRENCY} in flight)`, value: submitTps },
       { metric: 'end to end, submit to commit, txs/s', value: e2eTps },
       { metric: 'ed25519 verify ceiling, one core, verifies/s', value: verifyPerSec },
       { metric: 'end to end / verify ceiling', value: Number((e2eTps / verifyPerSec).toFixed(3)) },
