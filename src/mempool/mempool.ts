@@ -143,8 +143,9 @@ export class Mempool {
     if (body.gasLimit > opts.blockGasLimit) {
       return { refusal: new MempoolError('GAS_LIMIT_TOO_HIGH', `gas limit ${body.gasLimit} exceeds the block gas limit ${opts.blockGasLimit}`, { gasLimit: body.gasLimit.toString() }) };
     }
-    const sender = toHex(addressOf(body.sender));
-    const accountNonce = loadNonce(this.deps.state(), addressOf(body.sender));
+    const senderAddress = addressOf(body.sender);
+    const sender = toHex(senderAddress);
+    const accountNonce = loadNonce(this.deps.state(), senderAddress);
     if (body.nonce < accountNonce) {
       return {
         refusal: new MempoolError('NONCE_TOO_LOW', `nonce ${body.nonce} is already used; the account's next nonce is ${accountNonce}`, { nonce: body.nonce.toString(), expected: accountNonce.toString() }),

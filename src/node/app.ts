@@ -3,7 +3,7 @@
 // executeBlock (re-execute someone else's proposal and check its roots), commitBlock (one atomic store batch).
 import type { Logger } from 'pino';
 import { equalBytes, toHex } from '../core/bytes.js';
-import { EMPTY_HASH } from '../core/hash.js';
+import { EMPTY_HASH, merkleRoot, sha256 } from '../core/hash.js';
 import { addressOf, type KeyPair } from '../core/keys.js';
 import {
   blockHash, commitHashOf, decodeBlock, decodeCommit, decodeTx, encodeBlock, encodeCommit, evidenceRootOf, signVote,
@@ -14,7 +14,7 @@ import { ValidatorSet } from '../consensus/validator-set.js';
 import type { ChainStore, Prepared } from '../state/store.js';
 import { Overlay, type KvReader } from '../state/kv.js';
 import { loadValidatorSet } from '../vm/modules/staking.js';
-import { encodeReceipt, resultsRootOf, type Receipt, type VmEvent, type BlockContext, type Misbehaviour } from '../vm/types.js';
+import { encodeReceipt, type Receipt, type VmEvent, type BlockContext, type Misbehaviour } from '../vm/types.js';
 import type { Vm } from '../vm/vm.js';
 import type { CommittedBlock } from '../rpc/backend.js';
 import type { ChainGenesis } from './genesis.js';
@@ -38,6 +38,8 @@ export interface BuiltBlock {
   prepared: Prepared;
   txs: BlockTx[];
   receipts: Receipt[];
+  /** encodeReceipt of each receipt (hashed into resultsRoot and stored in the tx index). */
+  receiptBytes: Uint8Array[];
   beginEvents: VmEvent[];
   endEvents: VmEvent[];
 }
@@ -144,6 +146,7 @@ export class ChainApp {
     const receipts = input.txs.map((t) => vm.execute(overlay, ctx, t.tx, { txBytes: t.bytes.length, txHash: t.hash, signatureVerified: t.signatureVerified }));
     const { events: endEvents } = vm.endBlock(overlay, ctx);
     const nextValidatorsHash = input.nextValidatorsHash ?? validatorsHashOf(overlay);
+    const receiptBytes = receipts.map(encodeReceipt);
     const prepared = store.prepare(overlay.changes());
     const txBytes = input.txs.map((t) => t.bytes);
     const header: Header = {
@@ -153,7 +156,8 @@ export class ChainApp {
       prevHash: prev === null ? new Uint8Array(32) : blockHash(prev),
       txRoot: txRootOf(txBytes),
       stateRoot: prepared.root,
-      resultsRoot: resultsRootOf(receipts),
+      // resultsRootOf(receipts), with each receipt encoded once for both the root and the tx index.
+      resultsRoot: merkleRoot(receiptBytes.map((b) => sha256(b))),
       validatorsHash,
       nextValidatorsHash,
       lastCommitHash: commitHashOf(input.lastCommit),
@@ -162,7 +166,7 @@ export class ChainApp {
       gasUsed: receipts.reduce((s, r) => s + r.gasUsed, 0n),
     };
     const block: Block = { header, txs: txBytes, evidence, lastCommit: input.lastCommit };
-    return { block, hash: blockHash(header), bytes: encodeBlock(block), prepared, txs: input.txs, receipts, beginEvents, endEvents };
+    return { block, hash: blockHash(header), bytes: encodeBlock(block), prepared, txs: input.txs, receipts, receiptBytes, beginEvents, endEvents };
   }
 
   /**
@@ -214,7 +218,7 @@ export class ChainApp {
       block: built.bytes,
       blockHash: built.hash,
       commit: encodeCommit(commit),
-      txs: built.receipts.map((r, index) => ({ hash: built.txs[index]!.hash, index, receiptBytes: encodeReceipt(r) })),
+      txs: built.receiptBytes.map((receiptBytes, index) => ({ hash: built.txs[index]!.hash, index, receiptBytes })),
     });
     this.latestHeader = built.block.header;
     return {

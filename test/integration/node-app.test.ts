@@ -10,6 +10,7 @@ import { addressOf } from '../../src/core/keys.js';
 import { decodeTx, blockHash, type Block } from '../../src/core/types.js';
 import { ChainStore } from '../../src/state/store.js';
 import { createVm } from '../../src/vm/registry.js';
+import { resultsRootOf } from '../../src/vm/types.js';
 import { TransferArgs } from '../../src/vm/modules/asset.js';
 import { ChainApp, InvalidBlockError } from '../../src/node/app.js';
 import { parseGenesis } from '../../src/node/genesis.js';
@@ -38,6 +39,7 @@ describe('ChainApp', () => {
     });
     const built = a.app.buildBlock({ height: 1n, timeMs: GENESIS_TIME_MS + 1000n, proposer: addressOf(K.validator.publicKey), txs, lastCommit: null });
     expect(built.receipts.map((r) => r.code)).toEqual(['OK', 'OK', 'OK']);
+    expect(toHex(built.block.header.resultsRoot)).toBe(toHex(resultsRootOf(built.receipts)));
 
     const rootBefore = toHex(b.store.stateRoot());
     const lying: Block = { ...built.block, header: { ...built.block.header, stateRoot: new Uint8Array(32).fill(7) } };
