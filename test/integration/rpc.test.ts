@@ -6,7 +6,7 @@ import { keyPairFromLabel } from '../../src/core/keys.js';
 import { toHex } from '../../src/core/bytes.js';
 import { encodeTx, decodeTx } from '../../src/core/types.js';
 import { Node, loadNodeOptions } from '../../src/node/node.js';
-import { RPC_ERRORS } from '../../src/rpc/api.js';
+import { RPC_ERRORS, RPC_METHODS } from '../../src/rpc/api.js';
 import { TransferArgs } from '../../src/vm/modules/asset.js';
 import { makeHome, post, rpc, call, buildTx, K, addrHex } from './node-helpers.js';
 
@@ -52,6 +52,13 @@ describe('JSON-RPC protocol errors', () => {
     for (const body of ['5', '"x"', '{"jsonrpc":"1.0","id":1,"method":"chain_status"}', '{"jsonrpc":"2.0","id":1,"method":7}', '[]', '{"jsonrpc":"2.0","id":{},"method":"chain_status"}']) {
       const r = await post(url, body);
       expect((r.body as { error: { code: number } }).error.code, body).toBe(RPC_ERRORS.INVALID_REQUEST);
+    }
+  }));
+
+  it('every method of the contract (api.ts RPC_METHODS) is served', () => unchanged(async () => {
+    for (const m of RPC_METHODS) {
+      const r = await rpc(url, m, { unknownParam: 1 });
+      expect(r.error?.code, m).not.toBe(RPC_ERRORS.METHOD_NOT_FOUND);
     }
   }));
 
