@@ -48,7 +48,8 @@ export const SCENARIOS: Record<string, Scenario> = {
   'chaos-4': chaos(4, 6, 250),
   'chaos-7': chaos(7, 4, 200),
   'chaos-10': chaos(10, 3, 150),
-  // 7 validators; the double-signer holds 12 of 147 (8%) and misbehaves from height 5 until it is jailed.
+  // 7 validators; the double-signer holds 12 of 147 (8%) and misbehaves from height 5 until it is jailed, under
+  // partitions and crashes.
   'byzantine-7': {
     name: 'byzantine-7',
     ciSeeds: 2,
@@ -57,7 +58,7 @@ export const SCENARIOS: Record<string, Scenario> = {
       seed,
       validators: [...specs(7).slice(0, 6), { power: 12n, behaviour: 'doubleSign' as const }],
       faults: { ...CHAOS_FAULTS, lossPerMillion: 10_000 },
-      chaos: { partitions: false, crashes: true, untilPercent: 50 },
+      chaos: { partitions: true, crashes: true, untilPercent: 50 },
       bondPerMillion: 0,
       byzantineFromHeight: 5n,
     }),
