@@ -349,3 +349,50 @@ describe('restart', () => {
     expect(ownVotes(again)).toHaveLength(0);
   });
 });
+
+describe('catching up', () => {
+  function decidedBlockWithCommit(f: EngineFixture) {
+    const b = f.block();
+    const sigs = [1, 2, 3].map((i) => ({ validator: f.address(i), signature: f.vote(i, VOTE_PRECOMMIT, 0, b).signature }));
+    return { block: b, commit: { height: 1n, round: 0, blockHash: blockHash(b.header), signatures: sigs } };
+  }
+
+  test('a synced block with a valid commit is decided directly; a commit short of 2/3 is refused and changes nothing', () => {
+    const f = started();
+    const { block, commit } = decidedBlockWithCommit(f);
+    const before = f.engine.snapshot();
+    const weak = { ...commit, signatures: commit.signatures.slice(0, 2) };
+    const refused = f.step({ type: 'syncedBlock', block, commit: weak });
+    expect(refused.find((e) => e.type === 'rejected')).toMatchObject({ code: 'INSUFFICIENT_POWER' });
+    expect(f.engine.snapshot()).toEqual(before);
+    const out = f.step({ type: 'syncedBlock', block, commit });
+    expect(out.find((e) => e.type === 'decide')).toMatchObject({ height: 1n, commit });
+  });
+
+  test('messages for the next height are kept and replayed once we get there', () => {
+    const f = new EngineFixture({ me: 1 });
+    f.start();
+    const { block, commit } = decidedBlockWithCommit(f);
+    const next = { ...f.vote(2, VOTE_PREVOTE, 0, null, 2n) };
+    expect(f.step({ type: 'vote', vote: next })).toEqual([]);
+    f.step({ type: 'syncedBlock', block, commit });
+    f.step({ type: 'finalized', height: 1n, validatorUpdates: [] });
+    expect(f.engine.height).toBe(2n);
+    // Replayed: a second copy of the same vote is now a duplicate, a conflicting one is evidence of height 2.
+    const conflicting = f.vote(2, VOTE_PREVOTE, 0, block, 2n);
+    const out = f.step({ type: 'vote', vote: conflicting });
+    expect(out.some((e) => e.type === 'broadcastEvidence')).toBe(true);
+  });
+
+  test('gossipTick re-sends the round\'s proposal and votes only when the height has not moved for a whole tick', () => {
+    const f = started();
+    const b = f.block();
+    f.propose(0, b);
+    f.votes(VOTE_PREVOTE, 0, b, [1]);
+    expect(f.step({ type: 'gossipTick' })).toEqual([]);
+    const out = f.step({ type: 'gossipTick' });
+    expect(out.filter((e) => e.type === 'broadcastProposal')).toHaveLength(1);
+    expect(out.filter((e) => e.type === 'broadcastVote')).toHaveLength(2);
+    expect(out.some((e) => e.type === 'persistSignState')).toBe(false); // nothing is signed again
+  });
+});
