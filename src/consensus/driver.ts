@@ -57,7 +57,12 @@ export class ConsensusDriver {
   }
 
   start(): void {
-    this.perform(this.deps.engine.start(this.deps.clock.nowMs()));
+    try {
+      this.perform(this.deps.engine.start(this.deps.clock.nowMs()));
+    } catch (e) {
+      this.halted = e as Error;
+      throw e;
+    }
     this.drain();
   }
 
