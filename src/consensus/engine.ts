@@ -440,13 +440,11 @@ export class ConsensusEngine {
       return this.reject('proposal', 'WRONG_PROPOSER', `round ${b.round} belongs to ${toHex(expected.address)}`);
     }
     const existing = this.proposals.get(b.round);
-    if (existing !== undefined) {
-      if (existing.hashHex !== toHex(b.blockHash)) this.reject('proposal', 'CONFLICTING_PROPOSAL', 'a second proposal for the round');
-      return;
-    }
+    if (existing !== undefined && existing.hashHex === toHex(b.blockHash)) return; // a gossip duplicate
     if (!this.verifyFn(signingBytes('proposal', encode(ProposalBodySchema, b)), p.signature, expected.publicKey)) {
       return this.reject('proposal', 'BAD_SIGNATURE', 'proposal signature does not verify');
     }
+    if (existing !== undefined) return this.reject('proposal', 'CONFLICTING_PROPOSAL', 'the proposer signed a second proposal for the round');
     const hash = blockHash(block.header);
     if (!equalBytes(hash, b.blockHash)) return this.reject('proposal', 'BLOCK_MISMATCH', 'block does not hash to the proposal');
     const hex = toHex(hash);
