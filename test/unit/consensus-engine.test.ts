@@ -92,6 +92,23 @@ describe('messages that are refused change nothing', () => {
   });
 });
 
+describe('proposal checks', () => {
+  test('a second, different proposal from the proposer is refused; a polRound not below the round is refused', () => {
+    const f = started();
+    const b1 = f.block({ tag: 1 });
+    const b2 = f.block({ tag: 2 });
+    f.propose(0, b1);
+    const out = f.step({ type: 'proposal', proposal: f.proposal(0, b2), block: b2 });
+    expect(out.find((e) => e.type === 'rejected')).toMatchObject({ code: 'CONFLICTING_PROPOSAL' });
+    expect(f.step({ type: 'proposal', proposal: f.proposal(0, b1), block: b1 })).toEqual([]); // duplicate: silent
+    const g = started();
+    const bad = g.step({ type: 'proposal', proposal: g.proposal(0, b1, 0), block: b1 });
+    expect(bad.find((e) => e.type === 'rejected')).toMatchObject({ code: 'BAD_POL_ROUND' });
+    const mismatch = g.step({ type: 'proposal', proposal: g.proposal(0, b1), block: b2 });
+    expect(mismatch.find((e) => e.type === 'rejected')).toMatchObject({ code: 'BLOCK_MISMATCH' });
+  });
+});
+
 describe('locking (line 36)', () => {
   test('> 2/3 prevotes for the proposal: lock, precommit the block, record it as valid; the lock is persisted with its block and POL', () => {
     const f = started();
