@@ -1,5 +1,5 @@
 // Database key layout: one numbered bucket (a one-byte prefix) per record type. Numbers are never reused.
-import { concatBytes, u64be, utf8 } from '../core/bytes.js';
+import { u64be, utf8 } from '../core/bytes.js';
 
 export const Bucket = {
   /** Store bookkeeping: format version, committed height, state root. Key: ASCII name. */
@@ -22,10 +22,15 @@ export const Bucket = {
 export type BucketId = (typeof Bucket)[keyof typeof Bucket];
 
 export function bucketKey(bucket: BucketId, ...parts: Uint8Array[]): Buffer {
-  const body = concatBytes(...parts);
-  const out = Buffer.allocUnsafe(1 + body.length);
+  let n = 1;
+  for (const p of parts) n += p.length;
+  const out = Buffer.allocUnsafe(n);
   out[0] = bucket;
-  out.set(body, 1);
+  let o = 1;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }
 

@@ -88,6 +88,8 @@ class PreparedImpl implements Prepared {
     readonly generation: number,
     readonly root: Uint8Array,
     readonly changes: readonly KvChange[],
+    /** The latin1 cache key of each change, in the same order. */
+    readonly cacheKeys: readonly string[],
     readonly pages: PageWrites,
   ) {}
   get changedKeys(): number {
@@ -227,13 +229,14 @@ export class ChainStore implements PageSource {
       byKey.set(asBuffer(c.key).toString('latin1'), c);
     }
     const distinct = [...byKey.values()];
+    const cacheKeys = [...byKey.keys()];
     const updates = sortUpdates(distinct.map((c): TreeUpdate => ({
       keyHash: fastSha256(c.key),
       valueHash: c.value === null ? null : fastSha256(c.value),
     })));
     const pages: PageWrites = new Map();
     const root = applyUpdates(this, updates, pages);
-    return new PreparedImpl(this, this.generation, new Uint8Array(root), distinct, pages);
+    return new PreparedImpl(this, this.generation, new Uint8Array(root), distinct, cacheKeys, pages);
   }
 
   /** Writes one block and everything it changes as one atomic batch. */
@@ -261,7 +264,7 @@ export class ChainStore implements PageSource {
     for (const m of input.meta ?? []) ops.push({ type: 'put', key: bucketKey(Bucket.NODE_META, utf8(m.key)), value: asBuffer(m.value) });
 
     const pendingValues = new Map<string, Uint8Array | null>();
-    for (const c of prepared.changes) pendingValues.set(asBuffer(c.key).toString('latin1'), c.value);
+    prepared.changes.forEach((c, i) => pendingValues.set(prepared.cacheKeys[i]!, c.value));
     this.pending = prepared;
     this.pendingValues = pendingValues;
     try {
