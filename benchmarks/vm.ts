@@ -9,7 +9,7 @@
 // (ExecuteOptions.signatureVerified), and that cost is measured by benchmarks/crypto.ts. Txs are pre-encoded and
 // pre-hashed outside the timed section for the same reason (the mempool does it).
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { encode, type Schema } from '../src/core/codec.js';
 import { sha256 } from '../src/core/hash.js';
@@ -26,7 +26,8 @@ import { AttestArgs, ConsentArgs } from '../src/vm/modules/credit.js';
 import { RegisterArgs, vinCheckDigit } from '../src/vm/modules/vehicle.js';
 import { CreateArgs } from '../src/vm/modules/product.js';
 import { ApplyArgs, FundArgs, RepayArgs, loadLoan, loadSchedule } from '../src/vm/modules/loan.js';
-import { printTable, saveResults } from './report.js';
+import { printTable, saveResults, opsPerSecond } from './report.js';
+import { Packr } from 'msgpackr';
 
 const args = process.argv.slice(2);
 const argOf = (name: string, dflt: number): number => {
@@ -327,8 +328,22 @@ async function run(backend: Backend, n: number, months: number): Promise<Result>
   };
 }
 
+/**
+ * Calibration: the msgpackr round trip of a small tuple that DESIGN.md measured at 309k/s (Node 24) on this machine
+ * when idle. Other helpers' processes share the two cores; the ratio tells how loaded the machine was during the run.
+ */
+function calibrate(): { roundTripsPerSec: number; designIdlePerSec: number; load: number[] } {
+  const packr = new Packr({ useRecords: false });
+  const tuple = [1n, 'CNY', new Uint8Array(20), 12345n, true];
+  const roundTripsPerSec = opsPerSecond(() => {
+    packr.unpack(packr.pack(tuple));
+  }, 1000);
+  return { roundTripsPerSec, designIdlePerSec: 309_000, load: loadavg().map((x) => Math.round(x * 100) / 100) };
+}
+
 async function main(): Promise<void> {
   const results: Result[] = [];
+  const before = calibrate();
   const mem = memoryBackend();
   results.push(await run(mem, LOANS, MONTHS));
   await mem.close();
@@ -340,6 +355,11 @@ async function main(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  const after = calibrate();
+  printTable('Machine load (msgpackr round trips/s now vs 309k/s idle in DESIGN.md; load average)', [
+    { when: 'before', 'round trips /s': before.roundTripsPerSec, load: before.load.join(' ') },
+    { when: 'after', 'round trips /s': after.roundTripsPerSec, load: after.load.join(' ') },
+  ]);
   printTable('VM loan benchmark, one core (per CPU-second; per wall-second in brackets; signatures verified by the mempool, not here)', results.map((x) => ({
     state: x.backend, loans: x.loans,
     'apply+fund /s': `${x.applicationsWithFunding.perCpuSec} (${x.applicationsWithFunding.perWallSec})`,
@@ -350,6 +370,7 @@ async function main(): Promise<void> {
   const path = saveResults('vm', {
     note: 'Block execution per core: begin-block, VM execute (signatureVerified: true), end-block, commit. Target: >= 50,000 repayments/s in memory.',
     params: { loans: LOANS, months: MONTHS, levelLoans: LEVEL_LOANS, levelMonths: LEVEL_MONTHS, blockTxs: BLOCK_TXS },
+    calibration: { before, after },
     results,
   });
   process.stdout.write(`saved ${path}\n`);

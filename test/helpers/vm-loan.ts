@@ -11,16 +11,15 @@ import { ApplyArgs, FundArgs, RepayArgs } from '../../src/vm/modules/loan.js';
 import type { Receipt, VmEvent } from '../../src/vm/types.js';
 import type { Tx } from '../../src/core/types.js';
 import { sha256 } from '../../src/core/hash.js';
-import { compareBytes, u32be } from '../../src/core/bytes.js';
+import { referenceRoot } from '../../src/state/smt.js';
 import type { MemoryKv } from '../../src/state/kv.js';
 
 /** What happened on a chain after its setup, to replay it on a fresh one: txs and block steps. */
 export type ChainLogEntry = { tx: Tx } | { blockMs: bigint };
 
-/** sha256 over all state entries in key order (length-prefixed): equal hashes mean equal states. */
-export function stateHash(state: MemoryKv): Uint8Array {
-  const entries = [...state.entries()].sort((a, b) => compareBytes(a[0], b[0]));
-  return sha256(...entries.flatMap(([k, v]) => [u32be(k.length), k, u32be(v.length), v]), new Uint8Array(0));
+/** The state root over all entries, by the state tree's definition (src/state/smt.ts referenceRoot). */
+export function stateRoot(state: MemoryKv): Uint8Array {
+  return referenceRoot([...state.entries()].map(([k, v]) => ({ keyHash: sha256(k), valueHash: sha256(v) })));
 }
 
 export { L, addr, DAY_MS };

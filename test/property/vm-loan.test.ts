@@ -1,9 +1,9 @@
 // Property tests of the loan domain over random sequences of operations and block times: money conserved per
 // asset, liens released only when nothing is owed or through a recorded sale, liened cars never change owner (but
-// for repossession by the lienholder), schedules sum up, one status per loan, and replay gives the same state.
+// for repossession by the lienholder), schedules sum up, one status per loan, and replay gives the same state root.
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { LoanChain, L, addr, stateHash, productParams, BORROWERS } from '../helpers/vm-loan.js';
+import { LoanChain, L, addr, stateRoot, productParams, BORROWERS } from '../helpers/vm-loan.js';
 import { supplyAndBalances } from '../helpers/vm.js';
 import { equalBytes } from '../../src/core/bytes.js';
 import { loadVehicle, TransferOwnershipArgs } from '../../src/vm/modules/vehicle.js';
@@ -173,7 +173,7 @@ function checkInvariants(c: LoanChain, ids: readonly bigint[], supply0: Map<stri
 }
 
 describe('loan properties', () => {
-  it('random operations and block times keep every invariant, and replay gives the same state', () => {
+  it('random operations and block times keep every invariant, and replay gives the same state root', () => {
     fc.assert(
       fc.property(fc.array(cmdArb, { minLength: 5, maxLength: 60 }), (cmds) => {
         const c = setup();
@@ -194,7 +194,7 @@ describe('loan properties', () => {
         }
         const fresh = setup();
         fresh.replay(c.log);
-        expect(stateHash(fresh.state)).toEqual(stateHash(c.state));
+        expect(stateRoot(fresh.state)).toEqual(stateRoot(c.state));
       }),
       { numRuns: 50, seed: Number(process.env.SEED ?? 20261129) },
     );
