@@ -36,3 +36,13 @@ describe.runIf(selected(s))('byzantine-7', () => {
     });
   }
 });
+
+const t = SCENARIOS['twofaced-7']!;
+describe.runIf(selected(t))('twofaced-7', () => {
+  for (const seed of seedsOf(t)) {
+    test(`seed ${seed}: a two-faced validator under 1/3 cannot fork the chain or stop it`, () => {
+      const run = runScenario(t, seed);
+      expect(run.report.violations, failureText(run, 'checker found violations')).toEqual([]);
+    });
+  }
+});

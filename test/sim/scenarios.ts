@@ -63,6 +63,21 @@ export const SCENARIOS: Record<string, Scenario> = {
       byzantineFromHeight: 5n,
     }),
   },
+  // A two-faced validator under 1/3 (20 of 155): two full nodes with one key, each honest on its own, so they
+  // equivocate whenever both are heard; random partitions and crashes. Safety and liveness must hold.
+  'twofaced-7': {
+    name: 'twofaced-7',
+    ciSeeds: 2,
+    ciHeights: 120,
+    make: (seed) => ({
+      seed,
+      validators: [...specs(7).slice(0, 6), { power: 20n, behaviour: 'twoFaced' as const }],
+      faults: CHAOS_FAULTS,
+      chaos: { partitions: true, crashes: true, untilPercent: 60 },
+      bondPerMillion: 0,
+      byzantineFromHeight: 1n,
+    }),
+  },
   // Control: a two-faced validator with 40% of the stake, one face on each side of a permanent partition; each side
   // (face + honest validators) holds 70% > 2/3, so both sides commit and the checker MUST see the fork.
   'control-fork': {
