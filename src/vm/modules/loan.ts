@@ -204,27 +204,32 @@ export function encodeLoanState(l: LoanState): Uint8Array {
   dv.setUint8(0, STATE_VERSION);
   dv.setUint8(1, status);
   dv.setUint8(2, l.bucket);
-  let flags = 0;
-  TIME_FIELDS.forEach((f, i) => {
-    if (l[f] !== null) flags |= 1 << i;
-  });
-  dv.setUint8(3, flags);
+  dv.setUint8(3, (l.defaultedAtMs !== null ? 1 : 0) | (l.repossessedAtMs !== null ? 2 : 0) | (l.closedAtMs !== null ? 4 : 0));
   dv.setUint16(4, l.dueCount);
   dv.setUint16(6, l.firstUnpaid);
   dv.setUint16(8, l.feeCursor);
   dv.setUint32(10, l.penaltyFrac);
   dv.setUint32(14, l.accruedDay);
   dv.setUint32(18, l.wakeDay);
-  let o = STATE_HEAD_BYTES;
-  for (const f of U64_FIELDS) {
-    assert(l[f] >= 0n && l[f] <= U64_MAX, 'loan amount out of u64 range', { field: f });
-    dv.setBigUint64(o, l[f]);
-    o += 8;
-  }
-  for (const f of TIME_FIELDS) {
-    dv.setBigUint64(o, l[f] ?? 0n);
-    o += 8;
-  }
+  // Written out field by field (U64_FIELDS order): this runs on every repayment and due step.
+  const u = (i: number, v: bigint): void => {
+    assert(v >= 0n && v <= U64_MAX, 'loan amount out of u64 range', { field: U64_FIELDS[i] ?? TIME_FIELDS[i - U64_FIELDS.length] });
+    dv.setBigUint64(STATE_HEAD_BYTES + 8 * i, v);
+  };
+  u(0, l.interestFallenDue);
+  u(1, l.principalFallenDue);
+  u(2, l.interestPaid);
+  u(3, l.principalPaid);
+  u(4, l.advance);
+  u(5, l.firstUnpaidCum);
+  u(6, l.feeCum);
+  u(7, l.feesCharged);
+  u(8, l.feesPaid);
+  u(9, l.penaltyWhole);
+  u(10, l.penaltyPaid);
+  u(11, l.defaultedAtMs ?? 0n);
+  u(12, l.repossessedAtMs ?? 0n);
+  u(13, l.closedAtMs ?? 0n);
   return out;
 }
 
@@ -430,8 +435,15 @@ class LoanRun {
     return i.principal + i.interest;
   }
 
+  private idAttrs: { loanId: string; borrower: string; lender: string; lenderBytes: Uint8Array } | undefined;
+
+  /** The attributes every loan event carries (hex computed once per run; the lender changes on assignment). */
   ids(): Record<string, string> {
-    return { loanId: String(this.loan.id), borrower: hex(this.loan.borrower), lender: hex(this.loan.lender) };
+    const a = this.idAttrs;
+    if (a !== undefined && a.lenderBytes === this.loan.lender) return { loanId: a.loanId, borrower: a.borrower, lender: a.lender };
+    const fresh = { loanId: String(this.loan.id), borrower: hex(this.loan.borrower), lender: hex(this.loan.lender), lenderBytes: this.loan.lender };
+    this.idAttrs = fresh;
+    return { loanId: fresh.loanId, borrower: fresh.borrower, lender: fresh.lender };
   }
 }
 
