@@ -264,11 +264,27 @@ export function pageId(depth: number, keyHash: Uint8Array): Buffer {
   return id;
 }
 
-export const ROOT_PAGE_ID = pageId(0, new Uint8Array(HASH_BYTES));
+/**
+ * A page's in-memory key: a number for depth <= 11 (prefix * 16 + depth, exact below 2^53), which V8 hashes far faster
+ * than a string; a string of the page id beyond (pages that deep need about 2^44 keys, but must still work).
+ */
+export type PageKey = number | string;
+const NUMERIC_DEPTH_MAX = 11;
+
+export function pageKey(depth: number, keyHash: Uint8Array): PageKey {
+  if (depth > NUMERIC_DEPTH_MAX) return pageId(depth, keyHash).toString('latin1');
+  let v = 0;
+  for (let d = 0; d < depth; d++) v = v * 16 + nibble(keyHash, d);
+  return v * 16 + depth;
+}
+
+export const ROOT_PAGE_KEY: PageKey = 0;
+const ZERO_HASH = new Uint8Array(HASH_BYTES);
 
 /** Where the tree reads committed pages from (the store's cache, then the database). */
 export interface PageSource {
-  loadPage(id: Buffer): Page | undefined;
+  /** The page at `depth` on the path of `keyHash`, whose key is pageKey(depth, keyHash). */
+  loadPage(key: PageKey, depth: number, keyHash: Uint8Array): Page | undefined;
 }
 
 /** A change of one leaf: valueHash null deletes. keyHash = sha256(key), valueHash = sha256(value). */
@@ -277,8 +293,13 @@ export interface TreeUpdate {
   readonly valueHash: Buffer | null;
 }
 
-/** Pages a batch writes (a Page) or deletes (null), keyed by the latin1 string of the page id. */
-export type PageWrites = Map<string, { id: Buffer; page: Page | null }>;
+/** A page write (Page) or deletion (null); `keyHash` is any key hash on the page's path (for its database id). */
+export interface PageWrite {
+  depth: number;
+  keyHash: Uint8Array;
+  page: Page | null;
+}
+export type PageWrites = Map<PageKey, PageWrite>;
 
 export function compareUpdates(a: TreeUpdate, b: TreeUpdate): number {
   return Buffer.compare(a.keyHash, b.keyHash);
@@ -297,14 +318,11 @@ export function sortUpdates(updates: TreeUpdate[]): TreeUpdate[] {
  * changed key already recomputed, so a block of k keys in a tree of n costs O(k log n) hashes.
  */
 export function applyUpdates(src: PageSource, updates: readonly TreeUpdate[], writes: PageWrites): Buffer {
-  const oldRoot = src.loadPage(ROOT_PAGE_ID);
+  const oldRoot = src.loadPage(ROOT_PAGE_KEY, 0, ZERO_HASH);
   const ctx: UpdateCtx = { src, writes };
   const next = updatePage(ctx, 0, oldRoot ?? null, updates, 0, updates.length);
   const root = next ?? oldRoot;
-  if (next !== undefined) {
-    const key = ROOT_PAGE_ID.toString('latin1');
-    writes.set(key, { id: ROOT_PAGE_ID, page: next.rootKind() === EMPTY ? null : next });
-  }
+  if (next !== undefined) writes.set(ROOT_PAGE_KEY, { depth: 0, keyHash: ZERO_HASH, page: next.rootKind() === EMPTY ? null : next });
   return root === undefined ? Buffer.alloc(HASH_BYTES) : root.rootHash();
 }
 
@@ -350,12 +368,13 @@ function updateSlot(
 ): boolean {
   const k = page.slotKind(n);
   if (k === INNER) {
-    const childId = pageId(depth + 1, ups[i]!.keyHash);
-    const child = ctx.src.loadPage(childId);
-    assert(child !== undefined, 'tree page missing', { page: childId.toString('hex') });
+    const kh = ups[i]!.keyHash;
+    const childKey = pageKey(depth + 1, kh);
+    const child = ctx.src.loadPage(childKey, depth + 1, kh);
+    assert(child !== undefined, 'tree page missing', { page: pageId(depth + 1, kh).toString('hex') });
     const next = updatePage(ctx, depth + 1, child, ups, i, j);
     if (next === undefined) return false;
-    placeChild(ctx, page, n, childId, next);
+    placeChild(ctx, page, n, { depth: depth + 1, keyHash: kh, page: next }, childKey);
     return true;
   }
   if (j - i === 1) {
@@ -404,23 +423,23 @@ function updateSlot(
     page.setLeaf(n, only.keyHash, only.valueHash!);
     return true;
   }
-  const childId = pageId(depth + 1, leaves[0]!.keyHash);
+  const kh = leaves[0]!.keyHash;
   const child = updatePage(ctx, depth + 1, null, leaves, 0, leaves.length);
   assert(child !== undefined && child.rootKind() === INNER, 'a new child page must hold two leaves');
-  placeChild(ctx, page, n, childId, child);
+  placeChild(ctx, page, n, { depth: depth + 1, keyHash: kh, page: child }, pageKey(depth + 1, kh));
   return true;
 }
 
 /** Puts an updated child page in slot n, or collapses it into the slot when it holds one leaf or none. */
-function placeChild(ctx: UpdateCtx, page: Page, n: number, childId: Buffer, child: Page): void {
-  const key = childId.toString('latin1');
+function placeChild(ctx: UpdateCtx, page: Page, n: number, write: PageWrite, key: PageKey): void {
+  const child = write.page!;
   const kind = child.rootKind();
   if (kind === INNER) {
-    ctx.writes.set(key, { id: childId, page: child });
+    ctx.writes.set(key, write);
     page.setChild(n, child.rootHash());
     return;
   }
-  ctx.writes.set(key, { id: childId, page: null });
+  ctx.writes.set(key, { depth: write.depth, keyHash: write.keyHash, page: null });
   if (kind === LEAF) {
     const s = child.leafSlotUnder(1);
     page.takeLeaf(n, child, s);
@@ -439,7 +458,7 @@ export interface TreeProof {
 /** Walks the key's path from the root: O(log n) pages, one sibling hash per binary level. */
 export function proveKeyHash(src: PageSource, keyHash: Uint8Array): TreeProof {
   const siblings: Uint8Array[] = [];
-  let page = src.loadPage(ROOT_PAGE_ID);
+  let page = src.loadPage(ROOT_PAGE_KEY, 0, ZERO_HASH);
   if (page === undefined) return { siblings, leaf: null };
   let depth = 0;
   let bit = 0;
@@ -454,7 +473,7 @@ export function proveKeyHash(src: PageSource, keyHash: Uint8Array): TreeProof {
     if (i >= SLOTS) {
       // A child page: its root is this same binary node, so no sibling is added.
       depth++;
-      const child = src.loadPage(pageId(depth, keyHash));
+      const child = src.loadPage(pageKey(depth, keyHash), depth, keyHash);
       assert(child !== undefined, 'tree page missing', { depth });
       page = child;
       i = 1;

@@ -14,8 +14,8 @@ import type { KvChange, KvReader } from './kv.js';
 import { LruCache } from './lru.js';
 import { Bucket, bucketKey, bucketEnd, heightKey, storeMetaKey } from './buckets.js';
 import {
-  applyUpdates, sortUpdates, decodePage, encodePage, fastSha256, proveKeyHash, referenceRoot, ROOT_PAGE_ID,
-  type Page, type PageSource, type PageWrites, type TreeUpdate,
+  applyUpdates, sortUpdates, decodePage, encodePage, fastSha256, pageId, proveKeyHash, referenceRoot, ROOT_PAGE_KEY,
+  type Page, type PageKey, type PageSource, type PageWrites, type TreeUpdate,
 } from './smt.js';
 import type { StateProof } from './proof.js';
 
@@ -105,7 +105,7 @@ function asBuffer(b: Uint8Array): Buffer {
 }
 
 export class ChainStore implements PageSource {
-  private readonly pageCache: LruCache<string, Page>;
+  private readonly pageCache: LruCache<PageKey, Page>;
   private readonly valueCache: LruCache<string, Uint8Array | null>;
   private readonly syncWrites: boolean;
   private heightValue = 0n;
@@ -158,7 +158,7 @@ export class ChainStore implements PageSource {
     this.initializedValue = true;
     this.root = new Uint8Array(r);
     // Read-back check: the tree on disk must hash to the root recorded with the height.
-    const rootPage = this.loadPage(ROOT_PAGE_ID);
+    const rootPage = this.loadPage(ROOT_PAGE_KEY, 0, new Uint8Array(HASH_BYTES));
     const treeRoot = rootPage === undefined ? new Uint8Array(HASH_BYTES) : rootPage.rootHash();
     assert(equalBytes(treeRoot, this.root), 'state tree does not match the committed state root', {
       height: this.heightValue.toString(), root: toHex(this.root), tree: toHex(treeRoot),
@@ -200,18 +200,17 @@ export class ChainStore implements PageSource {
   }
 
   /** PageSource for the tree: pending batch, then cache, then disk. */
-  loadPage(id: Buffer): Page | undefined {
-    const k = id.toString('latin1');
+  loadPage(key: PageKey, depth: number, keyHash: Uint8Array): Page | undefined {
     if (this.pending !== null) {
-      const w = this.pending.pages.get(k);
+      const w = this.pending.pages.get(key);
       if (w !== undefined) return w.page ?? undefined;
     }
-    const cached = this.pageCache.get(k);
+    const cached = this.pageCache.get(key);
     if (cached !== undefined) return cached;
-    const raw = this.db.getSync(bucketKey(Bucket.TREE, id));
+    const raw = this.db.getSync(bucketKey(Bucket.TREE, pageId(depth, keyHash)));
     if (raw === undefined) return undefined;
     const page = decodePage(raw);
-    this.pageCache.set(k, page);
+    this.pageCache.set(key, page);
     return page;
   }
 
@@ -255,8 +254,8 @@ export class ChainStore implements PageSource {
       const key = bucketKey(Bucket.STATE, c.key);
       ops.push(c.value === null ? { type: 'del', key } : { type: 'put', key, value: asBuffer(c.value) });
     }
-    for (const { id, page } of prepared.pages.values()) {
-      const key = bucketKey(Bucket.TREE, id);
+    for (const { depth, keyHash, page } of prepared.pages.values()) {
+      const key = bucketKey(Bucket.TREE, pageId(depth, keyHash));
       ops.push(page === null ? { type: 'del', key } : { type: 'put', key, value: encodePage(page) });
     }
     ops.push({ type: 'put', key: storeMetaKey('height'), value: Buffer.from(u64be(input.height)) });

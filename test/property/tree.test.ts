@@ -1,7 +1,7 @@
 // The state tree against a plain Map model over random operation sequences: roots, proofs, tampering, order.
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { applyUpdates, fastSha256, proveKeyHash, referenceRoot, sortUpdates, type Page, type PageWrites } from '../../src/state/smt.js';
+import { applyUpdates, fastSha256, proveKeyHash, referenceRoot, sortUpdates, type Page, type PageKey, type PageWrites } from '../../src/state/smt.js';
 import { verifyProof, type StateProof } from '../../src/state/proof.js';
 import { sha256 } from '../../src/core/hash.js';
 import { toHex, utf8 } from '../../src/core/bytes.js';
@@ -10,9 +10,9 @@ type Op = [key: string, value: string | null];
 
 /** The paged tree over an in-memory page map, driven like ChainStore drives it (copy-on-write, then apply writes). */
 class Tree {
-  private readonly pages = new Map<string, Page>();
+  private readonly pages = new Map<PageKey, Page>();
   root: Uint8Array = new Uint8Array(32);
-  readonly loadPage = (id: Buffer): Page | undefined => this.pages.get(id.toString('latin1'));
+  readonly loadPage = (key: PageKey): Page | undefined => this.pages.get(key);
 
   apply(batch: Op[]): void {
     const last = new Map<string, string | null>(batch);

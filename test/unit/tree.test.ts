@@ -2,7 +2,7 @@
 import { describe, it, expect } from 'vitest';
 import {
   applyUpdates, decodePage, encodePage, fastSha256, proveKeyHash, referenceRoot, sortUpdates, Page, LEAF, INNER,
-  type PageWrites, type TreeUpdate,
+  type PageKey, type PageWrites, type TreeUpdate,
 } from '../../src/state/smt.js';
 import { verifyProof, treeLeafHash, encodeStateProof, decodeStateProof } from '../../src/state/proof.js';
 import { sha256 } from '../../src/core/hash.js';
@@ -11,10 +11,10 @@ import { InvariantError } from '../../src/core/errors.js';
 
 /** An in-memory page store that applies each batch's writes, like ChainStore does after a commit. */
 class MemTree {
-  readonly pages = new Map<string, Page>();
+  readonly pages = new Map<PageKey, Page>();
   readonly model = new Map<string, Uint8Array>();
   root: Uint8Array = new Uint8Array(32);
-  loadPage = (id: Buffer): Page | undefined => this.pages.get(id.toString('latin1'));
+  loadPage = (key: PageKey): Page | undefined => this.pages.get(key);
 
   apply(changes: [string, string | null][]): PageWrites {
     const updates = changes.map(([k, v]): TreeUpdate => ({
@@ -116,8 +116,8 @@ describe('state tree', () => {
       return h;
     };
     const leaves = [1, 2, 3, 40].map((x) => ({ keyHash: mk(x), valueHash: fastSha256(Buffer.from([x])) }));
-    const pages = new Map<string, Page>();
-    const src = { loadPage: (id: Buffer) => pages.get(id.toString('latin1')) };
+    const pages = new Map<PageKey, Page>();
+    const src = { loadPage: (key: PageKey) => pages.get(key) };
     const apply = (ups: TreeUpdate[]): Uint8Array => {
       const w: PageWrites = new Map();
       const r = applyUpdates(src, sortUpdates(ups), w);
