@@ -220,7 +220,7 @@ export class ChainStore implements PageSource {
    */
   prepare(changes: readonly KvChange[]): Prepared {
     this.checkUsable();
-    assert(this.pending === null, 'prepare during a commit');
+    if (this.pending !== null) throw new StateError('BUSY', 'prepare while a block is being committed');
     const byKey = new Map<string, KvChange>();
     for (const c of changes) {
       assert(c.key instanceof Uint8Array && c.key.length > 0, 'state key must be non-empty bytes');

@@ -187,6 +187,21 @@ describe('ChainStore', () => {
     }
   });
 
+  it('while a block is being written: reads see it, prepare and a second commit are refused', async () => {
+    await commitNext(store, [set('a', '1')]);
+    const p = store.prepare([set('a', '2'), set('b', '3')]);
+    const b = makeBlock(2n, p.root);
+    const writing = store.commitBlock({ prepared: p, height: 2n, block: b.bytes, blockHash: b.hash, commit: null, txs: [] });
+    expect(fromUtf8(store.reader().get(utf8('a'))!)).toBe('2');
+    expect(() => store.prepare([set('c', '1')])).toThrow(expect.objectContaining({ code: 'BUSY' }));
+    await expectStateError(store.commitBlock({ prepared: p, height: 2n, block: b.bytes, blockHash: b.hash, commit: null, txs: [] }), 'BUSY');
+    const { value, proof } = store.getProof(utf8('b'));
+    expect(verifyProof(p.root, utf8('b'), value, proof)).toBe(true);
+    await writing;
+    expect(store.height()).toBe(2n);
+    expect(toHex(store.stateRoot())).toBe(toHex(p.root));
+  });
+
   it('a closed store refuses use', async () => {
     await store.close();
     expect(() => store.reader().get(utf8('a'))).toThrow(StateError);
