@@ -1,62 +1,85 @@
-// A bounded cache with least-recently-used-like eviction, for tree pages and state values.
+// A bounded cache with least-recently-used-like eviction (CLOCK, second chance), for tree pages and state values.
 //
-// Two generations instead of a strict LRU list: a strict LRU on a JS Map (delete + re-insert on every hit) measured
-// as the single largest cost of a block commit. Here hits in the young generation cost one lookup; when the young
-// generation fills, the old one is dropped whole and the young one becomes old. Entries used within the last
-// capacity/2 insertions always survive; at most `capacity` entries are held.
+// CLOCK instead of a strict LRU list: a strict LRU on a JS Map (delete + re-insert on every hit) measured as the
+// largest single cost of a block commit, and a two-generation scheme lost hot pages whenever the working set was
+// larger than half the capacity. Here a hit costs one Map lookup and sets a bit; an insert into a full cache moves
+// the clock hand past recently used entries (clearing their bit) to the first one not used since the last pass.
 import { assert } from '../core/errors.js';
 
 export class LruCache<K, V> {
-  private young = new Map<K, V>();
-  private old = new Map<K, V>();
-  private readonly half: number;
+  private readonly index = new Map<K, number>();
+  private readonly keys: (K | undefined)[] = [];
+  private readonly values: (V | undefined)[] = [];
+  private readonly used: Uint8Array;
+  private readonly free: number[] = [];
+  private hand = 0;
 
   constructor(readonly capacity: number) {
     assert(Number.isInteger(capacity) && capacity >= 0, 'cache capacity must be a non-negative integer', { capacity });
-    this.half = Math.max(1, Math.floor(capacity / 2));
+    this.used = new Uint8Array(capacity);
   }
 
   get size(): number {
-    return this.young.size + this.old.size;
+    return this.index.size;
   }
 
   has(key: K): boolean {
-    return this.young.has(key) || this.old.has(key);
+    return this.index.has(key);
   }
 
-  /** Returns the value; a hit in the old generation moves it to the young one. */
   get(key: K): V | undefined {
-    const v = this.young.get(key);
-    if (v !== undefined) return v;
-    const o = this.old.get(key);
-    if (o !== undefined) {
-      this.old.delete(key);
-      this.insert(key, o);
-    }
-    return o;
+    const i = this.index.get(key);
+    if (i === undefined) return undefined;
+    this.used[i] = 1;
+    return this.values[i];
   }
 
   set(key: K, value: V): void {
     if (this.capacity === 0) return;
-    this.old.delete(key);
-    this.insert(key, value);
+    const existing = this.index.get(key);
+    if (existing !== undefined) {
+      this.values[existing] = value;
+      this.used[existing] = 1;
+      return;
+    }
+    const slot = this.free.pop() ?? (this.keys.length < this.capacity ? this.keys.length : this.evict());
+    this.keys[slot] = key;
+    this.values[slot] = value;
+    this.used[slot] = 0; // a new entry must be used again before the hand comes round to survive it
+    this.index.set(key, slot);
   }
 
-  private insert(key: K, value: V): void {
-    if (!this.young.has(key) && this.young.size >= this.half) {
-      this.old = this.young;
-      this.young = new Map();
+  /** Frees the first slot, from the hand on, not used since the hand last passed it. */
+  private evict(): number {
+    for (;;) {
+      const i = this.hand;
+      this.hand = (this.hand + 1) % this.capacity;
+      if (this.used[i] === 1) {
+        this.used[i] = 0;
+        continue;
+      }
+      const k = this.keys[i];
+      if (k !== undefined) this.index.delete(k);
+      return i;
     }
-    this.young.set(key, value);
   }
 
   delete(key: K): void {
-    this.young.delete(key);
-    this.old.delete(key);
+    const i = this.index.get(key);
+    if (i === undefined) return;
+    this.index.delete(key);
+    this.keys[i] = undefined;
+    this.values[i] = undefined;
+    this.used[i] = 0;
+    this.free.push(i);
   }
 
   clear(): void {
-    this.young.clear();
-    this.old.clear();
+    this.index.clear();
+    this.keys.length = 0;
+    this.values.length = 0;
+    this.used.fill(0);
+    this.free.length = 0;
+    this.hand = 0;
   }
 }

@@ -305,10 +305,13 @@ export function compareUpdates(a: TreeUpdate, b: TreeUpdate): number {
   return Buffer.compare(a.keyHash, b.keyHash);
 }
 
-/** Sorts by key hash. Comparing latin1 strings orders like the bytes and measured several times faster than Buffer.compare. */
+/**
+ * Sorts by key hash: by its first 48 bits as a number (a float compare, measured far faster than Buffer.compare),
+ * falling back to the bytes only on a tie.
+ */
 export function sortUpdates(updates: TreeUpdate[]): TreeUpdate[] {
-  const keyed = updates.map((u) => ({ s: u.keyHash.toString('latin1'), u }));
-  keyed.sort((x, y) => (x.s < y.s ? -1 : x.s > y.s ? 1 : 0));
+  const keyed = updates.map((u) => ({ p: u.keyHash.readUIntBE(0, 6), u }));
+  keyed.sort((x, y) => x.p - y.p || Buffer.compare(x.u.keyHash, y.u.keyHash));
   return keyed.map((x) => x.u);
 }
 
@@ -436,7 +439,7 @@ function placeChild(ctx: UpdateCtx, page: Page, n: number, write: PageWrite, key
   const kind = child.rootKind();
   if (kind === INNER) {
     ctx.writes.set(key, write);
-    page.setChild(n, child.rootHash());
+    page.setChild(n, child.b, hashAt(1));
     return;
   }
   ctx.writes.set(key, { depth: write.depth, keyHash: write.keyHash, page: null });
