@@ -45,9 +45,9 @@ function chaos(n: number, ciSeeds: number, ciHeights: number): Scenario {
 }
 
 export const SCENARIOS: Record<string, Scenario> = {
-  'chaos-4': chaos(4, 6, 250),
-  'chaos-7': chaos(7, 4, 200),
-  'chaos-10': chaos(10, 3, 150),
+  'chaos-4': chaos(4, 8, 250),
+  'chaos-7': chaos(7, 5, 200),
+  'chaos-10': chaos(10, 4, 150),
   // 7 validators; the double-signer holds 12 of 147 (8%) and misbehaves from height 5 until it is jailed, under
   // partitions and crashes.
   'byzantine-7': {
