@@ -154,3 +154,28 @@ describe('hash and quorum', () => {
     expect(set.exceedsOneThird(2n)).toBe(true);
   });
 });
+
+describe('proposer frequency (property)', () => {
+  test('from genesis, the first P heights give each validator exactly `power` turns (P = total power)', async () => {
+    const fc = await import('fast-check');
+    const k = sortedKeys(7);
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 60 }), { minLength: 1, maxLength: 7 }), (powers) => {
+        let set = ValidatorSet.fromGenesis(powers.map((p, i) => ({ publicKey: k[i]!.publicKey, power: BigInt(p) })));
+        const total = powers.reduce((a, b) => a + b, 0);
+        const counts = new Map<string, number>();
+        for (let i = 0; i < total; i++) {
+          const a = names(k)(set);
+          counts.set(a, (counts.get(a) ?? 0) + 1);
+          set = set.incrementProposerPriority(1);
+        }
+        powers.forEach((p, i) => expect(counts.get('ABCDEFG'[i]!) ?? 0, `powers ${powers.join(',')}`).toBe(p));
+        // The window stays bounded: max - min <= 2 * P after every step.
+        const max = set.priorities.reduce((a, b) => (a > b ? a : b));
+        const min = set.priorities.reduce((a, b) => (a < b ? a : b));
+        expect(max - min <= 2n * set.totalPower).toBe(true);
+      }),
+      { numRuns: 200, seed: 20261129 },
+    );
+  });
+});
