@@ -11,7 +11,7 @@ import { loadHistory, ConsentArgs, RevokeConsentArgs, AttestArgs } from '../../s
 import { OnboardBorrowerArgs } from '../../src/vm/modules/member.js';
 import { CreateArgs, RetireArgs, UpdateArgs, productModule, PRODUCT_CODES } from '../../src/vm/modules/product.js';
 import {
-  ApplyArgs, FundArgs, RepayArgs, AssignArgs, AcceptAssignmentArgs, RepossessArgs, RecordSaleArgs, LOAN_CODES,
+  ApplyArgs, FundArgs, AssignArgs, AcceptAssignmentArgs, RepossessArgs, RecordSaleArgs, LOAN_CODES,
   loadLoan, loadApplication, loadSchedule, balancesOf, monthlyDebtOf, processDue, views, APPROVAL_TTL_MS, REJECTION_REASONS, loanModule,
   encodeLoanState, decodeLoanState, LOAN_STATE_BYTES,
 } from '../../src/vm/modules/loan.js';

@@ -1,6 +1,6 @@
 // loan: applications underwritten in the same tx, funding with a lien, repayments, assignment, due-date processing
 // (late fees, penalty interest, days-past-due buckets, default), repossession and sale. Rules: docs/vm-loan.md.
-import { struct, str, u8, u16, u32, u64, list, oneOf, optional, encode, decode, type Infer } from '../../core/codec.js';
+import { struct, str, u16, u32, u64, list, oneOf, optional, encode, decode, type Infer } from '../../core/codec.js';
 import { equalBytes, fromHex } from '../../core/bytes.js';
 import { assert } from '../../core/errors.js';
 import { Overlay, type KvReader, type KvWriter } from '../../state/kv.js';
