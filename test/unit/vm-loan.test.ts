@@ -524,3 +524,41 @@ describe('loan state record', () => {
     expect(() => encodeLoanState({ ...l, advance: -1n })).toThrow(/u64/);
   });
 });
+
+describe('loan terms variants', () => {
+  it('level principal: falling installments; a share-of-installment late fee; the view projects to a given day', () => {
+    const c = LoanChain.create({ product: { method: 'levelPrincipal', lateFeeKind: 'bps', lateFeeValue: 500n, graceDays: 0 } });
+    const id = c.openLoan(L.alice);
+    const s = loadSchedule(c.state, id);
+    expect(s[0]).toEqual(expect.objectContaining({ principal: 388_888n, interest: 70_000n })); // python3 decimal
+    expect(s.every((x, k) => k === 0 || x.principal + x.interest <= s[k - 1]!.principal + s[k - 1]!.interest)).toBe(true);
+    c.advanceDays(31); // one day past the first due date, no grace
+    const fee = roundHalf((388_888n + 70_000n) * 500n, 10_000n);
+    expect(loadLoan(c.state, id)!.feesCharged).toBe(fee);
+    const later = views.getLoan(c.state, id, { asOfMs: c.timeMs + 20n * DAY_MS }) as { dpd: number; bucket: string; balances: { feesDue: string } };
+    expect([later.dpd, later.bucket, later.balances.feesDue]).toEqual([21, '1-29', String(fee)]);
+    // The projection wrote nothing.
+    expect(loadLoan(c.state, id)!.bucket).toBe(1);
+  });
+
+  it('a default is sticky: paying what is due cures the bucket but not the status; payoff still closes it', () => {
+    const c = LoanChain.create({ product: { defaultDays: 30 } });
+    const id = c.openLoan(L.alice);
+    c.advanceDays(62);
+    expect(loadLoan(c.state, id)!.status).toBe('defaulted');
+    const due = balancesOf(loadLoan(c.state, id)!);
+    const r = c.repay(L.bob, id, due.penaltyDue + due.feesDue + due.interestDue + due.principalDue);
+    expect(r.events).toContainEqual(expect.objectContaining({ type: 'delinquency', attrs: expect.objectContaining({ to: 'current' }) }));
+    expect(loadLoan(c.state, id)!.status).toBe('defaulted');
+    expect(views.listDelinquent(c.state).total).toBe(1);
+    c.repay(L.alice, id, balancesOf(loadLoan(c.state, id)!).payoff);
+    expect(loadLoan(c.state, id)!.status).toBe('paidOff');
+    expect(views.listDelinquent(c.state).total).toBe(0);
+    // Dec 29's installment paid Jan 30 is late; Jan 29's paid within its 3 grace days is on time.
+    expect(loadHistory(c.state, addr(L.alice))).toEqual({ defaulted: 1, paidOff: 1, late: 1, onTime: 1 });
+  });
+});
+
+function roundHalf(n: bigint, d: bigint): bigint {
+  return (2n * n + d) / (2n * d);
+}
