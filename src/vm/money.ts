@@ -91,11 +91,18 @@ export function buildSchedule(t: ScheduleTerms): Installment[] {
   return out;
 }
 
-/** The monthly amount a new loan adds to a borrower's debt service (DTI): the largest installment. */
-export function maxInstallment(schedule: readonly Installment[]): bigint {
-  let max = 0n;
-  for (const i of schedule) if (i.principal + i.interest > max) max = i.principal + i.interest;
-  return max;
+/**
+ * The first installment's amount (principal + interest), as buildSchedule computes it, without building the rest:
+ * underwriting uses it as the new loan's monthly debt service (DTI). For level principal it is the largest.
+ */
+export function firstInstallmentAmount(t: Omit<ScheduleTerms, 'fundedDay'>): bigint {
+  checkTerms(t.principal, t.aprBps, t.termMonths);
+  const interest = monthlyInterest(t.principal, t.aprBps);
+  if (t.termMonths === 1) return t.principal + interest;
+  const principal = t.method === 'levelPayment'
+    ? minBig(levelPaymentInstallment(t.principal, t.aprBps, t.termMonths) - interest, t.principal)
+    : minBig(t.principal / BigInt(t.termMonths), t.principal);
+  return principal + interest;
 }
 
 export function minBig(a: bigint, b: bigint): bigint {

@@ -1,7 +1,8 @@
 // Money rules: amortization checked against figures computed independently (python3 decimal, 60 digits), calendar.
 import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
 import {
-  levelPaymentInstallment, buildSchedule, monthlyInterest, roundHalfUp, daysFromCivil, civilFromDays, dueDayOf,
+  levelPaymentInstallment, buildSchedule, firstInstallmentAmount, monthlyInterest, roundHalfUp, daysFromCivil, civilFromDays, dueDayOf,
   daysInMonth, isoDate, daysPastDue, dpdBucket, dayOfMs,
 } from '../../src/vm/money.js';
 
@@ -62,6 +63,17 @@ describe('amortization', () => {
       expect(s.every((i) => i.principal >= 0n && i.interest >= 0n)).toBe(true);
       expect(s.reduce((x, i) => x + i.principal, 0n)).toBe(3n);
     }
+  });
+
+  it('the first installment computed alone equals the schedule\'s first (the DTI input)', () => {
+    fc.assert(fc.property(
+      fc.bigInt({ min: 0n, max: 10n ** 12n }), fc.integer({ min: 0, max: 10_000 }), fc.integer({ min: 1, max: 120 }),
+      fc.constantFrom('levelPayment' as const, 'levelPrincipal' as const),
+      (principal, aprBps, termMonths, method) => {
+        const first = buildSchedule({ principal, aprBps, termMonths, method, fundedDay: FUNDED })[0]!;
+        expect(firstInstallmentAmount({ principal, aprBps, termMonths, method })).toBe(first.principal + first.interest);
+      },
+    ), { numRuns: 300 });
   });
 
   it('refuses impossible terms (bug guard)', () => {

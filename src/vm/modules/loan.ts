@@ -8,7 +8,7 @@ import { stateKey, load, save, padded, MAX_RECORD_BYTES } from '../store.js';
 import { OK, failure, type BlockStepContext, type Genesis, type Module, type OpDef, type OpResult } from '../types.js';
 import { addressSchema, assetCodeSchema, hex, page } from '../util.js';
 import {
-  buildSchedule, dayOfMs, daysPastDue, DAILY_RATE_DENOMINATOR, DPD_BUCKETS, DPD_BUCKET_STARTS, dpdBucket,
+  buildSchedule, firstInstallmentAmount, dayOfMs, daysPastDue, DAILY_RATE_DENOMINATOR, DPD_BUCKETS, DPD_BUCKET_STARTS, dpdBucket,
   isoDate, MAX_TERM_MONTHS, maxBig, minBig, REPAYMENT_METHODS, roundHalfUp, type Installment,
 } from '../money.js';
 import { aprForBand, loadCaps, loadProduct, type Product } from './product.js';
@@ -741,8 +741,7 @@ export function underwrite(state: KvReader, nowMs: bigint, borrower: Uint8Array,
 
   let installment = 0n;
   if (att !== null && termOk) {
-    const first = buildSchedule({ principal, aprBps, termMonths: a.termMonths, method: q.method, fundedDay: dayOfMs(nowMs) })[0];
-    installment = first ? first.principal + first.interest : 0n;
+    installment = firstInstallmentAmount({ principal, aprBps, termMonths: a.termMonths, method: q.method });
     if (att.currency !== q.currency) reasons.push('ATTESTATION_CURRENCY_MISMATCH');
     else {
       // Debt service at every lender on chain (same currency) + outside debt + this loan, against gross income.

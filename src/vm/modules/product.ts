@@ -1,9 +1,9 @@
 // product: each lender's loan products (pricing by score band, terms, LTV/DTI/down-payment policy, late rules)
 // and the chain-wide regulatory caps from genesis that apply on top of every product.
-import { struct, str, u16, u32, u64, list, oneOf, type Infer } from '../../core/codec.js';
+import { struct, str, u16, u32, u64, list, oneOf, decode, type Infer } from '../../core/codec.js';
 import { fromHex } from '../../core/bytes.js';
 import type { KvReader, KvWriter } from '../../state/kv.js';
-import { stateKey, load, save, padded } from '../store.js';
+import { stateKey, load, save, padded, MAX_RECORD_BYTES } from '../store.js';
 import { OK, failure, DEFAULT_CAPS, type Genesis, type Module, type OpDef, type OpResult, type RegulatoryCaps } from '../types.js';
 import { addressSchema, assetCodeSchema, hex, page } from '../util.js';
 import { REPAYMENT_METHODS, MAX_TERM_MONTHS } from '../money.js';
@@ -97,12 +97,34 @@ const productKey = (id: bigint): Uint8Array => stateKey('product', 'p', padded(i
 const lenderCountKey = (member: string): Uint8Array => stateKey('product', 'lender', member, 'count');
 const lenderItemKey = (member: string, i: number): Uint8Array => stateKey('product', 'lender', member, padded(i, 6));
 
-export function loadCaps(state: KvReader): RegulatoryCaps {
-  return load(state, capsKey(), CapsSchema) ?? DEFAULT_CAPS;
+/**
+ * Decoded records by the identity of their stored bytes (decoding is a pure function of the bytes, and stored
+ * values are never mutated): every application and funding reads the product and the caps. The returned objects
+ * are shared and read-only: callers build new objects to change them (as update and retire do).
+ */
+const decodedProducts = new WeakMap<Uint8Array, Product>();
+const decodedCaps = new WeakMap<Uint8Array, RegulatoryCaps>();
+
+export function loadCaps(state: KvReader): Readonly<RegulatoryCaps> {
+  const raw = state.get(capsKey());
+  if (raw === undefined) return DEFAULT_CAPS;
+  let caps = decodedCaps.get(raw);
+  if (caps === undefined) {
+    caps = decode(CapsSchema, raw, MAX_RECORD_BYTES);
+    decodedCaps.set(raw, caps);
+  }
+  return caps;
 }
 
-export function loadProduct(state: KvReader, id: bigint): Product | null {
-  return load(state, productKey(id), ProductSchema) ?? null;
+export function loadProduct(state: KvReader, id: bigint): Readonly<Product> | null {
+  const raw = state.get(productKey(id));
+  if (raw === undefined) return null;
+  let p = decodedProducts.get(raw);
+  if (p === undefined) {
+    p = decode(ProductSchema, raw, MAX_RECORD_BYTES);
+    decodedProducts.set(raw, p);
+  }
+  return p;
 }
 
 function loadCount(state: KvReader, key: Uint8Array): bigint {
