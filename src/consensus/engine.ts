@@ -447,6 +447,10 @@ export class ConsensusEngine {
     if (existing !== undefined) return this.reject('proposal', 'CONFLICTING_PROPOSAL', 'the proposer signed a second proposal for the round');
     const hash = blockHash(block.header);
     if (!equalBytes(hash, b.blockHash)) return this.reject('proposal', 'BLOCK_MISMATCH', 'block does not hash to the proposal');
+    if (b.polRound === null && !equalBytes(block.header.proposer, b.proposer)) {
+      // A fresh block names its builder; only a re-proposed valid value may carry an earlier proposer.
+      return this.reject('proposal', 'PROPOSER_MISMATCH', 'a new block must name the round proposer in its header');
+    }
     const hex = toHex(hash);
     const timely = isTimely(this.params.blockTime, block.header.timeMs, this.now, b.round);
     this.proposals.set(b.round, { proposal: p, block, hashHex: hex, timely });

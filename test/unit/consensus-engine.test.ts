@@ -106,6 +106,9 @@ describe('proposal checks', () => {
     expect(bad.find((e) => e.type === 'rejected')).toMatchObject({ code: 'BAD_POL_ROUND' });
     const mismatch = g.step({ type: 'proposal', proposal: g.proposal(0, b1), block: b2 });
     expect(mismatch.find((e) => e.type === 'rejected')).toMatchObject({ code: 'BLOCK_MISMATCH' });
+    const other = g.block({ proposer: (g.proposerOf(0) + 1) % 4 });
+    const framed = g.step({ type: 'proposal', proposal: g.proposal(0, other), block: other });
+    expect(framed.find((e) => e.type === 'rejected')).toMatchObject({ code: 'PROPOSER_MISMATCH' });
   });
 });
 
@@ -181,8 +184,8 @@ describe('unlocking on a later polka (line 28)', () => {
 
   test('a POL older than our lock does not unlock: nil', () => {
     const f = started();
-    const b1 = f.block({ tag: 1 });
-    const b2 = f.block({ tag: 2, proposer: f.proposerOf(1) });
+    const b1 = f.block({ tag: 1, proposer: f.proposerOf(1) });
+    const b2 = f.block({ tag: 2, proposer: f.proposerOf(0) });
     // Round 0: a polka for b2 we were too late for; round 1: we lock b1.
     f.propose(0, b2, { valid: true });
     f.step({ type: 'timeout', height: 1n, round: 0, step: 'precommit' });
