@@ -42,7 +42,7 @@ describe('asset conservation (property)', () => {
             c.nextBlock(s.ms);
           } else if (s.k === 'evidence') {
             for (const e of c.beginBlock([{ validator: addr(s.validator), height: s.height, timeMs: c.timeMs }])) {
-              if (e.type === 'Slashed') expected.set('CNY', expected.get('CNY')! - BigInt(e.attrs['amount']!));
+              if (e.type === 'slashed') expected.set('CNY', expected.get('CNY')! - BigInt(e.attrs['amount']!));
             }
           } else if (s.k === 'issue') {
             const r = c.send(s.by, 'asset', 'issue', IssueArgs, { asset: s.asset, to: addr(s.to), amount: s.amount });

@@ -25,7 +25,7 @@ describe('asset', () => {
     const c = new TestChain();
     const supply0 = supplyOf(c.state, CNY);
     const r = c.ok(L.bank, 'asset', 'issue', IssueArgs, { asset: CNY, to: addr(L.carol), amount: 123_45n });
-    expect(r.events).toEqual([{ module: 'asset', type: 'Issued', attrs: { asset: CNY, to: Buffer.from(addr(L.carol)).toString('hex'), amount: '12345', by: Buffer.from(addr(L.bank)).toString('hex') } }]);
+    expect(r.events).toEqual([{ module: 'asset', type: 'issued', attrs: { asset: CNY, to: Buffer.from(addr(L.carol)).toString('hex'), amount: '12345', by: Buffer.from(addr(L.bank)).toString('hex') } }]);
     expect(balanceOf(c.state, CNY, addr(L.carol))).toBe(123_45n);
     expect(supplyOf(c.state, CNY)).toBe(supply0 + 123_45n);
     c.ok(L.bank, 'asset', 'redeem', RedeemArgs, { asset: CNY, amount: 1_00n });
@@ -37,7 +37,7 @@ describe('asset', () => {
   it('transfers move exactly the amount and emit an event; emptied accounts leave no entry', () => {
     const c = new TestChain();
     const r = c.ok(L.alice, 'asset', 'transfer', TransferArgs, { asset: CNY, to: addr(L.bob), amount: 5_000_000n, memo: 'car deposit' });
-    expect(r.events[0]?.type).toBe('Transferred');
+    expect(r.events[0]?.type).toBe('transferred');
     expect(r.events[0]?.attrs['memo']).toBe('car deposit');
     expect(balanceOf(c.state, CNY, addr(L.alice))).toBe(0n);
     expect(balanceOf(c.state, CNY, addr(L.bob))).toBe(5_000_000n);

@@ -28,7 +28,7 @@ describe('credit', () => {
   it('a bureau attests a borrower; a newer attestation replaces it', () => {
     const c = chain();
     const r = c.ok(L.bureau, 'credit', 'attest', AttestArgs, att(c));
-    expect(r.events[0]).toMatchObject({ module: 'credit', type: 'Attested', attrs: { score: '720', band: 'B', bureauMember: 'bureau' } });
+    expect(r.events[0]).toMatchObject({ module: 'credit', type: 'attested', attrs: { score: '720', band: 'B', bureauMember: 'bureau' } });
     expect(loadAttestation(c.state, addr(L.alice))).toMatchObject({ score: 720, band: 'B', grossMonthlyIncome: 25_000_00n, outsideMonthlyDebt: 3_000_00n, bureauMember: 'bureau' });
     c.ok(L.bureau, 'credit', 'attest', AttestArgs, att(c, { score: 650, band: 'C' }));
     expect(loadAttestation(c.state, addr(L.alice))?.score).toBe(650);
@@ -46,7 +46,7 @@ describe('credit', () => {
     expect(loadConsent(c.state, addr(L.alice), addr(L.lenderB))).toBeNull();
     expect(loadConsent(c.state, addr(L.alice), addr(L.outsider))).toBeNull();
     const r = c.ok(L.alice, 'credit', 'revokeConsent', RevokeConsentArgs, { lender: addr(L.lender2) });
-    expect(r.events[0]).toMatchObject({ type: 'ConsentRevoked', attrs: { lender: 'lender' } });
+    expect(r.events[0]).toMatchObject({ type: 'consentRevoked', attrs: { lender: 'lender' } });
     expect(loadConsent(c.state, addr(L.alice), addr(L.lender))).toBeNull();
     // The record stays, with its revocation time, in the view.
     expect(views.getCredit(c.state, addr(L.alice)).consents).toEqual([

@@ -40,14 +40,14 @@ describe('member', () => {
   it('admits an organisation only with more than 2/3 of validator stake (2 of 3 equal stakes is not enough)', () => {
     const c = new TestChain();
     const r1 = c.ok(L.v1, 'member', 'proposeAdmit', ProposeAdmitArgs, admit());
-    expect(r1.events.map((e) => e.type)).toEqual(['ProposalCreated', 'Voted']);
+    expect(r1.events.map((e) => e.type)).toEqual(['proposalCreated', 'voted']);
     c.ok(L.v2, 'member', 'vote', VoteArgs, { proposalId: 0n });
     const p = loadProposal(c.state, 0n)!;
     expect(p.status).toBe('open');
     expect(tally(c.state, p)).toEqual({ voted: 2n * VALIDATOR_STAKE, total: 3n * VALIDATOR_STAKE, passed: false });
     expect(memberOfAccount(c.state, addr('new-lender-1'))).toBeNull();
     const r3 = c.ok(L.v3, 'member', 'vote', VoteArgs, { proposalId: 0n });
-    expect(r3.events.map((e) => e.type)).toEqual(['Voted', 'MemberAdmitted', 'ProposalPassed']);
+    expect(r3.events.map((e) => e.type)).toEqual(['voted', 'memberAdmitted', 'proposalPassed']);
     expect(loadProposal(c.state, 0n)?.status).toBe('passed');
     expect(memberOfAccount(c.state, addr('new-lender-1'))).toMatchObject({ id: 'new-lender', roles: ['lender', 'dealer'], admittedAtMs: c.timeMs });
     expect(loadMemberList(c.state)).toContain('new-lender');
@@ -61,13 +61,13 @@ describe('member', () => {
     g.validators[0]!.stake = 5n * VALIDATOR_STAKE; // 5 of 7
     const c = new TestChain({ genesis: g });
     const r = c.ok(L.v1, 'member', 'proposeAdmit', ProposeAdmitArgs, admit());
-    expect(r.events.map((e) => e.type)).toEqual(['ProposalCreated', 'Voted', 'MemberAdmitted', 'ProposalPassed']);
+    expect(r.events.map((e) => e.type)).toEqual(['proposalCreated', 'voted', 'memberAdmitted', 'proposalPassed']);
   });
 
   it('a non-validator member proposes without voting', () => {
     const c = new TestChain();
     const r = c.ok(L.bank, 'member', 'proposeAdmit', ProposeAdmitArgs, admit());
-    expect(r.events.map((e) => e.type)).toEqual(['ProposalCreated']);
+    expect(r.events.map((e) => e.type)).toEqual(['proposalCreated']);
     expect(loadProposal(c.state, 0n)?.votes).toEqual([]);
   });
 
@@ -76,7 +76,7 @@ describe('member', () => {
     c.ok(L.v1, 'member', 'proposeRemove', ProposeRemoveArgs, { id: 'val-c' });
     c.ok(L.v2, 'member', 'vote', VoteArgs, { proposalId: 0n });
     const r = c.ok(L.v3, 'member', 'vote', VoteArgs, { proposalId: 0n });
-    expect(r.events.map((e) => e.type)).toEqual(['Voted', 'ValidatorExited', 'MemberRemoved', 'ProposalPassed']);
+    expect(r.events.map((e) => e.type)).toEqual(['voted', 'validatorExited', 'memberRemoved', 'proposalPassed']);
     expect(memberOfAccount(c.state, addr(L.v3))).toBeNull();
     expect(loadMemberList(c.state)).not.toContain('val-c');
     expect(loadValidator(c.state, addr(L.v3))).toBeNull();
@@ -91,7 +91,7 @@ describe('member', () => {
     // The proposed key joins another organisation in the meantime.
     c.ok(L.bank, 'member', 'addAccount', AddAccountArgs, { publicKey: pk('new-lender-1') });
     const r = c.ok(L.v3, 'member', 'vote', VoteArgs, { proposalId: 0n });
-    expect(r.events.map((e) => e.type)).toEqual(['Voted', 'ProposalFailed']);
+    expect(r.events.map((e) => e.type)).toEqual(['voted', 'proposalFailed']);
     expect(r.events[1]?.attrs['code']).toBe(MEMBER_CODES.ACCOUNT_TAKEN);
     expect(loadProposal(c.state, 0n)?.status).toBe('failed');
     expect(views.getMember(c.state, 'new-lender')).toBeNull();
@@ -102,7 +102,7 @@ describe('member', () => {
   it('an organisation adds and removes its own accounts', () => {
     const c = new TestChain();
     const r = c.ok(L.dealer, 'member', 'addAccount', AddAccountArgs, { publicKey: pk('dealer-2') });
-    expect(r.events[0]).toMatchObject({ type: 'AccountAdded', attrs: { member: 'dealer', address: hexOf(addr('dealer-2')) } });
+    expect(r.events[0]).toMatchObject({ type: 'accountAdded', attrs: { member: 'dealer', address: hexOf(addr('dealer-2')) } });
     expect(hasRole(c.state, addr('dealer-2'), 'dealer')).toBe(true);
     c.ok('dealer-2', 'member', 'removeAccount', RemoveAccountArgs, { address: addr(L.dealer) });
     expect(memberOfAccount(c.state, addr(L.dealer))).toBeNull();
@@ -112,7 +112,7 @@ describe('member', () => {
   it('a lender or a dealer onboards a borrower with an identity commitment only', () => {
     const c = new TestChain();
     const r = c.ok(L.dealer, 'member', 'onboardBorrower', OnboardBorrowerArgs, { borrower: addr(L.alice), identityCommitment: commitment(L.alice) });
-    expect(r.events[0]).toMatchObject({ type: 'BorrowerOnboarded', attrs: { member: 'dealer', identityCommitment: hexOf(commitment(L.alice)) } });
+    expect(r.events[0]).toMatchObject({ type: 'borrowerOnboarded', attrs: { member: 'dealer', identityCommitment: hexOf(commitment(L.alice)) } });
     expect(loadBorrower(c.state, addr(L.alice))).toEqual({
       address: addr(L.alice), identityCommitment: commitment(L.alice), onboardedBy: addr(L.dealer), onboardedByMember: 'dealer', onboardedAtMs: c.timeMs,
     });

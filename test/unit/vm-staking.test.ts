@@ -43,7 +43,7 @@ describe('staking', () => {
   it('a validator-operator account bonds and joins the set at end-block; bonding more raises its power', () => {
     const c = chainWithCandidate();
     const r = c.ok('val-1b', 'staking', 'bond', BondArgs, { amount: 1_500_000n });
-    expect(r.events[0]).toMatchObject({ type: 'Bonded', attrs: { stake: '1500000', member: 'val-a' } });
+    expect(r.events[0]).toMatchObject({ type: 'bonded', attrs: { stake: '1500000', member: 'val-a' } });
     expect(loadValidatorSet(c.state)[0]).toEqual({ publicKey: pk('val-1b'), address: addr('val-1b'), power: 1_500_000n });
     expect(c.nextBlock().validatorUpdates).toEqual([{ publicKey: pk('val-1b'), power: 1_500_000n }]);
     expect(c.nextBlock().validatorUpdates).toEqual([]);
@@ -56,12 +56,12 @@ describe('staking', () => {
     const c = new TestChain();
     const before = balanceOf(c.state, 'CNY', addr(L.v1));
     const r = c.ok(L.v1, 'staking', 'unbond', UnbondArgs, { amount: 400_000n });
-    expect(r.events[0]).toMatchObject({ type: 'Unbonding', attrs: { stake: '600000', completeAtMs: (c.timeMs + 7n * DAY_MS).toString() } });
+    expect(r.events[0]).toMatchObject({ type: 'unbonding', attrs: { stake: '600000', completeAtMs: (c.timeMs + 7n * DAY_MS).toString() } });
     expect(c.nextBlock(7n * DAY_MS - 1n).validatorUpdates).toEqual([{ publicKey: pk(L.v1), power: 600_000n }]);
     expect(c.nextBlock(1n).events).toEqual([]); // end-block 1 ms before completeAtMs
     expect(balanceOf(c.state, 'CNY', addr(L.v1))).toBe(before);
     const done = c.nextBlock(); // end-block at exactly completeAtMs
-    expect(done.events.map((e) => e.type)).toEqual(['UnbondingCompleted']);
+    expect(done.events.map((e) => e.type)).toEqual(['unbondingCompleted']);
     expect(balanceOf(c.state, 'CNY', addr(L.v1))).toBe(before + 400_000n);
     expect(loadUnbonding(c.state)).toEqual([]);
     c.ok(L.v2, 'staking', 'unbond', UnbondArgs, { amount: VALIDATOR_STAKE });
@@ -76,7 +76,7 @@ describe('staking', () => {
     const supply = supplyOf(c.state, 'CNY');
     c.nextBlock();
     const events = c.beginBlock([{ validator: addr(L.v1), height: 1n, timeMs: c.timeMs - 5_000n }]);
-    expect(events.map((e) => e.type)).toEqual(['Jailed', 'Slashed']);
+    expect(events.map((e) => e.type)).toEqual(['jailed', 'slashed']);
     // 5% of 800,000 bonded + 5% of 200,000 unbonding
     expect(events[1]?.attrs['amount']).toBe('50000');
     expect(loadValidator(c.state, addr(L.v1))).toMatchObject({ stake: 760_000n, jailedUntilMs: c.timeMs + DAY_MS });
@@ -89,7 +89,7 @@ describe('staking', () => {
     expect(c.nextBlock().validatorUpdates).toEqual([{ publicKey: pk(L.v1), power: 0n }]);
     expect(loadValidatorSet(c.state).length).toBe(2);
     // Another height is another offence.
-    expect(c.beginBlock([{ validator: pk(L.v1), height: 2n, timeMs: 0n }]).map((e) => e.type)).toEqual(['Jailed', 'Slashed']);
+    expect(c.beginBlock([{ validator: pk(L.v1), height: 2n, timeMs: 0n }]).map((e) => e.type)).toEqual(['jailed', 'slashed']);
     expect(loadValidator(c.state, addr(L.v1))?.stake).toBe(722_000n);
     invariant(c);
   });
@@ -99,7 +99,7 @@ describe('staking', () => {
     c.beginBlock([{ validator: addr(L.v2), height: 1n, timeMs: c.timeMs }]);
     c.nextBlock(DAY_MS);
     const r = c.ok(L.v2, 'staking', 'unjail', UnjailArgs, {});
-    expect(r.events[0]?.type).toBe('Unjailed');
+    expect(r.events[0]?.type).toBe('unjailed');
     expect(c.nextBlock().validatorUpdates).toEqual([{ publicKey: pk(L.v2), power: 950_000n }]);
     expect(views.listValidators(c.state).validators.find((v) => v.publicKey === Buffer.from(pk(L.v2)).toString('hex'))).toMatchObject({ stake: '950000', power: '950000', jailedUntilMs: null });
   });
@@ -108,7 +108,7 @@ describe('staking', () => {
     const c = new TestChain();
     const supply = supplyOf(c.state, 'CNY');
     const events = c.beginBlock([{ validator: addr(L.outsider), height: 3n, timeMs: 0n }]);
-    expect(events).toEqual([{ module: 'staking', type: 'Slashed', attrs: { validator: Buffer.from(addr(L.outsider)).toString('hex'), height: '3', amount: '0', asset: 'CNY' } }]);
+    expect(events).toEqual([{ module: 'staking', type: 'slashed', attrs: { validator: Buffer.from(addr(L.outsider)).toString('hex'), height: '3', amount: '0', asset: 'CNY' } }]);
     expect(supplyOf(c.state, 'CNY')).toBe(supply);
   });
 

@@ -68,7 +68,7 @@ describe('vehicle', () => {
   it('a manufacturer registers a car; the registry holds every field', () => {
     const c = new TestChain();
     const r = c.ok(L.maker, 'vehicle', 'register', RegisterArgs, reg(VIN, { energy: 'newEnergy', use: 'commercial' }));
-    expect(r.events[0]).toMatchObject({ module: 'vehicle', type: 'Registered', attrs: { vin: VIN, energy: 'newEnergy', use: 'commercial' } });
+    expect(r.events[0]).toMatchObject({ module: 'vehicle', type: 'registered', attrs: { vin: VIN, energy: 'newEnergy', use: 'commercial' } });
     const v = loadVehicle(c.state, VIN);
     expect(v).toMatchObject({ vin: VIN, make: 'Honda', model: 'Accord', modelYear: 2026, energy: 'newEnergy', use: 'commercial', condition: 'new', status: 'active', appraisal: null, lien: null });
     expect(v?.owner).toEqual(addr(L.dealer));
@@ -112,7 +112,7 @@ describe('vehicle', () => {
   it('a registrar changes status (stolen -> active), scrapping is final', () => {
     const c = chainWithCar();
     const r = c.ok(L.registrar, 'vehicle', 'setStatus', SetStatusArgs, { vin: VIN, status: 'stolen' });
-    expect(r.events[0]).toMatchObject({ type: 'StatusChanged', attrs: { from: 'active', to: 'stolen' } });
+    expect(r.events[0]).toMatchObject({ type: 'statusChanged', attrs: { from: 'active', to: 'stolen' } });
     c.ok(L.registrar, 'vehicle', 'setStatus', SetStatusArgs, { vin: VIN, status: 'active' });
     c.ok(L.registrar, 'vehicle', 'setStatus', SetStatusArgs, { vin: VIN, status: 'scrapped' });
     expectRejected(c, L.registrar, VEHICLE_CODES.SCRAPPED, () => c.send(L.registrar, 'vehicle', 'setStatus', SetStatusArgs, { vin: VIN, status: 'active' }));

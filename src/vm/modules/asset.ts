@@ -144,7 +144,7 @@ const issue: OpDef<Infer<typeof IssueArgs>> = {
     if (a.amount === 0n) return failure(ASSET_CODES.ZERO_AMOUNT, 'amount must be positive');
     const r = mint(ctx.state, a.asset, a.to, a.amount);
     if (!r.ok) return r;
-    ctx.emit('Issued', { asset: a.asset, to: hex(a.to), amount: a.amount.toString(), by: hex(ctx.sender) });
+    ctx.emit('issued', { asset: a.asset, to: hex(a.to), amount: a.amount.toString(), by: hex(ctx.sender) });
     return OK;
   },
 };
@@ -157,7 +157,7 @@ const redeem: OpDef<Infer<typeof RedeemArgs>> = {
     if (a.amount === 0n) return failure(ASSET_CODES.ZERO_AMOUNT, 'amount must be positive');
     const r = burn(ctx.state, a.asset, ctx.sender, a.amount);
     if (!r.ok) return r;
-    ctx.emit('Redeemed', { asset: a.asset, from: hex(ctx.sender), amount: a.amount.toString() });
+    ctx.emit('redeemed', { asset: a.asset, from: hex(ctx.sender), amount: a.amount.toString() });
     return OK;
   },
 };
@@ -170,7 +170,7 @@ const transferOp: OpDef<Infer<typeof TransferArgs>> = {
     if (equalBytes(a.to, ctx.sender)) return failure(ASSET_CODES.SELF_TRANSFER, 'sender and recipient are the same account');
     const r = transfer(ctx.state, a.asset, ctx.sender, a.to, a.amount);
     if (!r.ok) return r;
-    ctx.emit('Transferred', { asset: a.asset, from: hex(ctx.sender), to: hex(a.to), amount: a.amount.toString(), memo: a.memo });
+    ctx.emit('transferred', { asset: a.asset, from: hex(ctx.sender), to: hex(a.to), amount: a.amount.toString(), memo: a.memo });
     return OK;
   },
 };

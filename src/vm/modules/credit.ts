@@ -132,7 +132,7 @@ const attest: OpDef<Infer<typeof AttestArgs>> = {
     save(ctx.state, attKey(a.borrower), AttestationSchema, {
       ...a, bureau: ctx.sender, bureauMember: bureau.id, recordedAtMs: ctx.block.timeMs,
     });
-    ctx.emit('Attested', {
+    ctx.emit('attested', {
       borrower: hex(a.borrower), bureau: hex(ctx.sender), bureauMember: bureau.id, score: String(a.score), band: a.band,
       expiresAtMs: a.expiresAtMs.toString(),
     });
@@ -161,7 +161,7 @@ const consent: OpDef<Infer<typeof ConsentArgs>> = {
     save(ctx.state, consentKey(ctx.sender, lender.id), ConsentSchema, {
       borrower: ctx.sender, lenderMember: lender.id, purpose: a.purpose, grantedAtMs: ctx.block.timeMs, expiresAtMs: a.expiresAtMs, revokedAtMs: null,
     });
-    ctx.emit('ConsentGranted', { borrower: hex(ctx.sender), lender: lender.id, purpose: a.purpose, expiresAtMs: a.expiresAtMs.toString() });
+    ctx.emit('consentGranted', { borrower: hex(ctx.sender), lender: lender.id, purpose: a.purpose, expiresAtMs: a.expiresAtMs.toString() });
     return OK;
   },
 };
@@ -175,7 +175,7 @@ const revokeConsent: OpDef<Infer<typeof RevokeConsentArgs>> = {
     if (lender === null || c === null) return failure(CREDIT_CODES.NO_CONSENT, `no active consent for ${hex(a.lender)}`);
     // Kept with its revocation time, so the record shows when the lender's access ended.
     save(ctx.state, consentKey(ctx.sender, lender.id), ConsentSchema, { ...c, revokedAtMs: ctx.block.timeMs });
-    ctx.emit('ConsentRevoked', { borrower: hex(ctx.sender), lender: lender.id });
+    ctx.emit('consentRevoked', { borrower: hex(ctx.sender), lender: lender.id });
     return OK;
   },
 };

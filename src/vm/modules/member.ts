@@ -198,7 +198,7 @@ function removeMember(state: KvWriter, m: Member, timeMs: bigint, emit: (type: s
   for (const pk of m.accounts) {
     const addr = addressOf(pk);
     const exited = exitValidator(state, addr, timeMs);
-    if (exited > 0n) emit('ValidatorExited', { member: m.id, validator: hex(addr), amount: exited.toString() });
+    if (exited > 0n) emit('validatorExited', { member: m.id, validator: hex(addr), amount: exited.toString() });
     state.delete(accountKey(addr));
   }
   state.delete(memberKey(m.id));
@@ -226,19 +226,19 @@ function maybeExecute(state: KvWriter, p: Proposal, timeMs: bigint, emit: Emit):
   state.delete(pendingKey(p.memberId));
   const why = p.kind === 'admit' ? admitReason(state, p) : removeReason(state, p.memberId);
   if (why !== null) {
-    emit('ProposalFailed', { proposalId: id, member: p.memberId, code: why.code, reason: why.message });
+    emit('proposalFailed', { proposalId: id, member: p.memberId, code: why.code, reason: why.message });
     return { ...p, status: 'failed' };
   }
   if (p.kind === 'admit') {
     addMember(state, { id: p.memberId, name: p.name, roles: p.roles, accounts: p.accounts, admittedAtMs: timeMs });
-    emit('MemberAdmitted', { proposalId: id, member: p.memberId, roles: p.roles.join(',') });
+    emit('memberAdmitted', { proposalId: id, member: p.memberId, roles: p.roles.join(',') });
   } else {
     const m = loadMember(state, p.memberId);
     assert(m !== null, 'remove reason checked the member exists');
     removeMember(state, m, timeMs, emit);
-    emit('MemberRemoved', { proposalId: id, member: p.memberId });
+    emit('memberRemoved', { proposalId: id, member: p.memberId });
   }
-  emit('ProposalPassed', { proposalId: id, voted: t.voted.toString(), total: t.total.toString() });
+  emit('proposalPassed', { proposalId: id, voted: t.voted.toString(), total: t.total.toString() });
   return { ...p, status: 'passed' };
 }
 
@@ -264,8 +264,8 @@ function createProposal(
   const votes = isActiveValidator(ctx.state, ctx.sender) ? [ctx.sender] : [];
   let p: Proposal = { id, ...fields, proposer: ctx.sender, createdAtMs: ctx.block.timeMs, votes, status: 'open' };
   save(ctx.state, pendingKey(p.memberId), u64, id);
-  ctx.emit('ProposalCreated', { proposalId: id.toString(), kind: p.kind, member: p.memberId, proposer: hex(ctx.sender) });
-  if (votes.length > 0) ctx.emit('Voted', { proposalId: id.toString(), voter: hex(ctx.sender) });
+  ctx.emit('proposalCreated', { proposalId: id.toString(), kind: p.kind, member: p.memberId, proposer: hex(ctx.sender) });
+  if (votes.length > 0) ctx.emit('voted', { proposalId: id.toString(), voter: hex(ctx.sender) });
   p = maybeExecute(ctx.state, p, ctx.block.timeMs, ctx.emit.bind(ctx));
   save(ctx.state, proposalKey(id), ProposalSchema, p);
 }
@@ -312,7 +312,7 @@ const vote: OpDef<Infer<typeof VoteArgs>> = {
       return failure(MEMBER_CODES.PROPOSAL_EXPIRED, `proposal ${a.proposalId} expired at ${p.createdAtMs + PROPOSAL_TTL_MS}`);
     }
     if (p.votes.some((v) => equalBytes(v, ctx.sender))) return failure(MEMBER_CODES.ALREADY_VOTED, 'this account already voted');
-    ctx.emit('Voted', { proposalId: p.id.toString(), voter: hex(ctx.sender) });
+    ctx.emit('voted', { proposalId: p.id.toString(), voter: hex(ctx.sender) });
     const next = maybeExecute(ctx.state, { ...p, votes: [...p.votes, ctx.sender] }, ctx.block.timeMs, ctx.emit.bind(ctx));
     save(ctx.state, proposalKey(p.id), ProposalSchema, next);
     return OK;
@@ -331,7 +331,7 @@ const addAccount: OpDef<Infer<typeof AddAccountArgs>> = {
     save(ctx.state, memberKey(m.id), MemberSchema, { ...m, accounts: [...m.accounts, a.publicKey] });
     const addr = addressOf(a.publicKey);
     save(ctx.state, accountKey(addr), AccountSchema, { memberId: m.id, publicKey: a.publicKey });
-    ctx.emit('AccountAdded', { member: m.id, address: hex(addr), publicKey: hex(a.publicKey) });
+    ctx.emit('accountAdded', { member: m.id, address: hex(addr), publicKey: hex(a.publicKey) });
     return OK;
   },
 };
@@ -350,7 +350,7 @@ const removeAccount: OpDef<Infer<typeof RemoveAccountArgs>> = {
     }
     save(ctx.state, memberKey(m.id), MemberSchema, { ...m, accounts: m.accounts.filter((_, i) => i !== idx) });
     ctx.state.delete(accountKey(a.address));
-    ctx.emit('AccountRemoved', { member: m.id, address: hex(a.address) });
+    ctx.emit('accountRemoved', { member: m.id, address: hex(a.address) });
     return OK;
   },
 };
@@ -375,7 +375,7 @@ const onboardBorrower: OpDef<Infer<typeof OnboardBorrowerArgs>> = {
       onboardedByMember: m.id,
       onboardedAtMs: ctx.block.timeMs,
     });
-    ctx.emit('BorrowerOnboarded', { borrower: hex(a.borrower), by: hex(ctx.sender), member: m.id, identityCommitment: hex(a.identityCommitment) });
+    ctx.emit('borrowerOnboarded', { borrower: hex(a.borrower), by: hex(ctx.sender), member: m.id, identityCommitment: hex(a.identityCommitment) });
     return OK;
   },
 };

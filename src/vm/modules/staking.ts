@@ -178,7 +178,7 @@ const bond: OpDef<Infer<typeof BondArgs>> = {
     saveValidator(ctx.state, {
       address: ctx.sender, publicKey: ctx.senderKey, memberId: m.id, stake, jailedUntilMs: existing?.jailedUntilMs ?? null,
     });
-    ctx.emit('Bonded', { validator: hex(ctx.sender), member: m.id, asset: p.bondAsset, amount: a.amount.toString(), stake: stake.toString() });
+    ctx.emit('bonded', { validator: hex(ctx.sender), member: m.id, asset: p.bondAsset, amount: a.amount.toString(), stake: stake.toString() });
     return OK;
   },
 };
@@ -205,7 +205,7 @@ const unbond: OpDef<Infer<typeof UnbondArgs>> = {
     enqueueUnbonding(ctx.state, { address: ctx.sender, amount: a.amount, completeAtMs });
     if (left === 0n) deleteValidator(ctx.state, ctx.sender);
     else saveValidator(ctx.state, { ...v, stake: left });
-    ctx.emit('Unbonding', { validator: hex(ctx.sender), amount: a.amount.toString(), stake: left.toString(), completeAtMs: completeAtMs.toString() });
+    ctx.emit('unbonding', { validator: hex(ctx.sender), amount: a.amount.toString(), stake: left.toString(), completeAtMs: completeAtMs.toString() });
     return OK;
   },
 };
@@ -221,7 +221,7 @@ const unjail: OpDef<Infer<typeof UnjailArgs>> = {
     const p = loadParams(ctx.state);
     if (v.stake < p.minStake) return failure(STAKING_CODES.BELOW_MIN_STAKE, `stake ${v.stake} is below the minimum ${p.minStake}: bond more first`);
     saveValidator(ctx.state, { ...v, jailedUntilMs: null });
-    ctx.emit('Unjailed', { validator: hex(ctx.sender) });
+    ctx.emit('unjailed', { validator: hex(ctx.sender) });
     return OK;
   },
 };
@@ -245,7 +245,7 @@ function beginBlock(ctx: BlockStepContext, misbehaviour: readonly Misbehaviour[]
       burned += cut;
       const jailedUntilMs = ctx.block.timeMs + p.jailMs;
       saveValidator(ctx.state, { ...v, stake: v.stake - cut, jailedUntilMs });
-      ctx.emit('staking', 'Jailed', { validator: hex(address), untilMs: jailedUntilMs.toString(), height: mb.height.toString() });
+      ctx.emit('staking', 'jailed', { validator: hex(address), untilMs: jailedUntilMs.toString(), height: mb.height.toString() });
     }
     // Stake already on its way out still answers for misbehaviour committed while it was bonded.
     const q = loadUnbonding(ctx.state);
@@ -263,7 +263,7 @@ function beginBlock(ctx: BlockStepContext, misbehaviour: readonly Misbehaviour[]
       const r = burn(ctx.state, p.bondAsset, BONDED_POOL, burned);
       assert(r.ok, 'bonded pool holds all bonded and unbonding stake');
     }
-    ctx.emit('staking', 'Slashed', { validator: hex(address), height: mb.height.toString(), amount: burned.toString(), asset: p.bondAsset });
+    ctx.emit('staking', 'slashed', { validator: hex(address), height: mb.height.toString(), amount: burned.toString(), asset: p.bondAsset });
   }
 }
 
@@ -276,7 +276,7 @@ function endBlock(ctx: BlockStepContext): ValidatorUpdate[] {
     const e = q[released]!;
     const r = transfer(ctx.state, p.bondAsset, BONDED_POOL, e.address, e.amount);
     assert(r.ok, 'bonded pool holds all unbonding stake');
-    ctx.emit('staking', 'UnbondingCompleted', { validator: hex(e.address), amount: e.amount.toString(), asset: p.bondAsset });
+    ctx.emit('staking', 'unbondingCompleted', { validator: hex(e.address), amount: e.amount.toString(), asset: p.bondAsset });
     released++;
   }
   if (released > 0) save(ctx.state, unbondingKey(), UnbondingQueueSchema, q.slice(released));
@@ -295,7 +295,7 @@ function endBlock(ctx: BlockStepContext): ValidatorUpdate[] {
   if (updates.length === 0) return [];
   updates.sort((a, b) => compareBytes(a.publicKey, b.publicKey));
   save(ctx.state, lastPowersKey(), PowerListSchema, current.map((v) => ({ publicKey: v.publicKey, power: v.power })));
-  for (const u of updates) ctx.emit('staking', 'ValidatorUpdated', { publicKey: hex(u.publicKey), power: u.power.toString() });
+  for (const u of updates) ctx.emit('staking', 'validatorUpdated', { publicKey: hex(u.publicKey), power: u.power.toString() });
   return updates;
 }
 

@@ -215,7 +215,7 @@ const register: OpDef<Infer<typeof RegisterArgs>> = {
     saveVehicle(ctx.state, {
       ...a, status: 'active', appraisal: null, lien: null, registeredBy: ctx.sender, registeredAtMs: ctx.block.timeMs,
     });
-    ctx.emit('Registered', {
+    ctx.emit('registered', {
       vin: a.vin, make: a.make, model: a.model, modelYear: String(a.modelYear), energy: a.energy, use: a.use,
       condition: a.condition, owner: hex(a.owner), by: hex(ctx.sender),
     });
@@ -237,7 +237,7 @@ const appraise: OpDef<Infer<typeof AppraiseArgs>> = {
     if (!assetExists(ctx.state, a.asset)) return failure(VEHICLE_CODES.UNKNOWN_ASSET, `unknown asset ${a.asset}`);
     if (a.amount === 0n) return failure(VEHICLE_CODES.ZERO_AMOUNT, 'appraised value must be positive');
     saveVehicle(ctx.state, { ...v, appraisal: { asset: a.asset, amount: a.amount, by: ctx.sender, atMs: ctx.block.timeMs } });
-    ctx.emit('Appraised', { vin: a.vin, asset: a.asset, amount: a.amount.toString(), by: hex(ctx.sender) });
+    ctx.emit('appraised', { vin: a.vin, asset: a.asset, amount: a.amount.toString(), by: hex(ctx.sender) });
     return OK;
   },
 };
@@ -257,7 +257,7 @@ const transferOwnership: OpDef<Infer<typeof TransferOwnershipArgs>> = {
     if (v.status !== 'active') return failure(VEHICLE_CODES.NOT_ACTIVE, `vehicle ${a.vin} is ${v.status}`);
     if (equalBytes(a.to, v.owner)) return failure(VEHICLE_CODES.SAME_OWNER, 'the recipient already owns the vehicle');
     saveVehicle(ctx.state, { ...v, owner: a.to });
-    ctx.emit('OwnershipTransferred', { vin: a.vin, from: hex(v.owner), to: hex(a.to) });
+    ctx.emit('ownershipTransferred', { vin: a.vin, from: hex(v.owner), to: hex(a.to) });
     return OK;
   },
 };
@@ -275,7 +275,7 @@ const setStatus: OpDef<Infer<typeof SetStatusArgs>> = {
     if (v.status === 'scrapped') return failure(VEHICLE_CODES.SCRAPPED, `vehicle ${a.vin} is scrapped`);
     if (v.status === a.status) return failure(VEHICLE_CODES.SAME_STATUS, `vehicle ${a.vin} is already ${a.status}`);
     saveVehicle(ctx.state, { ...v, status: a.status });
-    ctx.emit('StatusChanged', { vin: a.vin, from: v.status, to: a.status, by: hex(ctx.sender) });
+    ctx.emit('statusChanged', { vin: a.vin, from: v.status, to: a.status, by: hex(ctx.sender) });
     return OK;
   },
 };
