@@ -1,6 +1,7 @@
 // State store throughput: committed blocks/s and changed keys/s on 100k- and 1M-key stores, proofs generated/verified/s.
 //
-// Run: npx tsc -p tsconfig.json && npm exec -- node dist/benchmarks/state.js [--sizes 100000,1000000] [--blocks 5]
+// Run: npx tsc -p tsconfig.json && npm exec -- node dist/benchmarks/state.js [--sizes 100000,1000000] [--blocks 10]
+//      [--cache-pages 131072] [--db-cache-mb 256]
 // Wall-clock figures depend on what else runs on the machine; CPU figures (process user+system time, including
 // LevelDB's background compaction thread) show the cost per core.
 // Each measured block changes k keys (90% updates of existing keys, 10% new keys) through the real path:
@@ -21,11 +22,12 @@ const argOf = (name: string, dflt: string): string => {
   return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : dflt;
 };
 const SIZES = argOf('sizes', '100000,1000000').split(',').map(Number);
-const BLOCKS = Number(argOf('blocks', '5'));
+const BLOCKS = Number(argOf('blocks', '10'));
 const BLOCK_KEYS = [1_000, 10_000];
 const BUILD_BATCH = 20_000;
 const PROOFS = 20_000;
 const TREE_CACHE_PAGES = Number(argOf('cache-pages', '131072'));
+const DB_CACHE_BYTES = Number(argOf('db-cache-mb', '256')) * 1024 * 1024;
 
 // A deterministic PRNG (xorshift32) so runs are comparable.
 let seed = 0x2545f491;
@@ -85,7 +87,7 @@ interface Row {
 
 async function benchSize(size: number): Promise<{ rows: Row[]; proofs: Record<string, number> }> {
   const dir = mkdtempSync(join(tmpdir(), 'autochain-bench-state-'));
-  const store = await ChainStore.open(dir, { treeCachePages: TREE_CACHE_PAGES });
+  const store = await ChainStore.open(dir, { treeCachePages: TREE_CACHE_PAGES, dbCacheBytes: DB_CACHE_BYTES });
   let nextKey = 0;
   const version = new Map<number, number>();
   try {
@@ -184,7 +186,7 @@ for (const size of SIZES) {
 printTable('state commits (prepare + one fsync\'d batch per block), one core', allRows);
 printTable('state proofs, one core', proofRows);
 const path = saveResults('state', {
-  settings: { blocksPerCase: BLOCKS, treeCachePages: TREE_CACHE_PAGES, valueBytes: 100, mix: '90% updates, 10% inserts' },
+  settings: { blocksPerCase: BLOCKS, treeCachePages: TREE_CACHE_PAGES, dbCacheBytes: DB_CACHE_BYTES, valueBytes: 100, mix: '90% updates, 10% inserts' },
   commits: allRows,
   proofs: proofRows,
 });
