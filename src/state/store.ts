@@ -107,6 +107,12 @@ function asBuffer(b: Uint8Array): Buffer {
   return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
+/** A key's latin1 string (the cache index). Keys that already carry it (kv.ts KeyBytes: `mapped`) skip the conversion. */
+function latin1Of(key: Uint8Array): string {
+  const mapped = (key as { mapped?: unknown }).mapped;
+  return typeof mapped === 'string' ? mapped : asBuffer(key).toString('latin1');
+}
+
 export class ChainStore implements PageSource {
   private readonly pageCache: LruCache<PageKey, Page>;
   private readonly valueCache: LruCache<string, Uint8Array | null>;
@@ -192,7 +198,7 @@ export class ChainStore implements PageSource {
 
   private getValue(key: Uint8Array): Uint8Array | undefined {
     this.checkUsable();
-    const mk = asBuffer(key).toString('latin1');
+    const mk = latin1Of(key);
     if (this.pendingValues !== null) {
       const p = this.pendingValues.get(mk);
       if (p !== undefined) return p ?? undefined;
@@ -230,7 +236,7 @@ export class ChainStore implements PageSource {
     for (const c of changes) {
       assert(c.key instanceof Uint8Array && c.key.length > 0, 'state key must be non-empty bytes');
       assert(c.value === null || c.value instanceof Uint8Array, 'state value must be bytes or null');
-      byKey.set(asBuffer(c.key).toString('latin1'), c);
+      byKey.set(latin1Of(c.key), c);
     }
     const distinct = [...byKey.values()];
     const cacheKeys = [...byKey.keys()];
