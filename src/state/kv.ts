@@ -1,7 +1,9 @@
 // The key-value view the VM runs on: synchronous reads, buffered writes, and overlays that commit or discard.
 //
 // The VM only gets, sets and deletes single keys (no range scans), so execution is synchronous and deterministic;
-// any list the VM needs is an explicit state entry. Overlays stack: committed state <- block overlay <- tx overlay.
+// any list the VM needs is an explicit state entry. Overlays stack: committed state <- block overlay <- tx overlay (or a
+// savepoint of the block overlay).
+import { assert } from '../core/errors.js';
 
 export interface KvReader {
   get(key: Uint8Array): Uint8Array | undefined;
@@ -18,7 +20,34 @@ export interface KvChange {
   value: Uint8Array | null;
 }
 
+/**
+ * Key bytes that carry their latin1 string, the form the stores in this file index by. State keys built by the VM
+ * (ASCII text) come as KeyBytes, so no layer converts bytes to a string again: that conversion cost ~1.7 µs per
+ * access and dominated the VM's hot path (benchmarks/vm.ts). The bytes are exactly the string's char codes.
+ */
+export class KeyBytes extends Uint8Array {
+  readonly #mapped: string;
+
+  /** subarray/slice/map make plain Uint8Arrays (their bytes are not this string). */
+  static get [Symbol.species](): Uint8ArrayConstructor {
+    return Uint8Array;
+  }
+
+  /** `mapped` must be latin1 (every char code below 256); callers pass ASCII. */
+  constructor(mapped: string) {
+    const n = mapped.length;
+    super(n);
+    for (let i = 0; i < n; i++) this[i] = mapped.charCodeAt(i);
+    this.#mapped = mapped;
+  }
+
+  get mapped(): string {
+    return this.#mapped;
+  }
+}
+
 function mapKey(key: Uint8Array): string {
+  if (key instanceof KeyBytes) return key.mapped;
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
 }
 
@@ -44,8 +73,45 @@ function isMapped(x: KvReader): x is KvReader & MappedKv {
 /** A writable layer over a reader. `commitTo` pushes its changes down; dropping it discards them. */
 export class Overlay implements KvWriter, MappedKv {
   private readonly writes = new Map<string, Uint8Array | null>();
+  /**
+   * Undo log of the open savepoint as pairs (map key, previous entry: undefined when there was none), or null when
+   * none is open. The VM runs each tx under a savepoint of the block's overlay instead of a tx overlay of its own:
+   * reads then cross one layer fewer and a successful tx needs no copy of its writes.
+   */
+  private undo: (string | Uint8Array | null | undefined)[] | null = null;
 
   constructor(private readonly parent: KvReader) {}
+
+  /** Starts recording how to undo this layer's writes (one savepoint at a time). */
+  beginSavepoint(): void {
+    assert(this.undo === null, 'savepoint already open');
+    this.undo = [];
+  }
+
+  /** Keeps the writes made since beginSavepoint. */
+  releaseSavepoint(): void {
+    assert(this.undo !== null, 'no savepoint open');
+    this.undo = null;
+  }
+
+  /** Undoes every write made since beginSavepoint: the layer is exactly as it was then. */
+  rollbackSavepoint(): void {
+    const undo = this.undo;
+    assert(undo !== null, 'no savepoint open');
+    for (let i = undo.length - 2; i >= 0; i -= 2) {
+      const mk = undo[i] as string;
+      const prev = undo[i + 1] as Uint8Array | null | undefined;
+      if (prev === undefined) this.writes.delete(mk);
+      else this.writes.set(mk, prev);
+    }
+    this.undo = null;
+  }
+
+  private write(mk: string, value: Uint8Array | null): void {
+    const undo = this.undo;
+    if (undo !== null) undo.push(mk, this.writes.get(mk));
+    this.writes.set(mk, value);
+  }
 
   get(key: Uint8Array): Uint8Array | undefined {
     return this.getMapped(mapKey(key), key);
@@ -60,19 +126,19 @@ export class Overlay implements KvWriter, MappedKv {
   }
 
   set(key: Uint8Array, value: Uint8Array): void {
-    this.writes.set(mapKey(key), value);
+    this.write(mapKey(key), value);
   }
 
   setMapped(mk: string, value: Uint8Array): void {
-    this.writes.set(mk, value);
+    this.write(mk, value);
   }
 
   delete(key: Uint8Array): void {
-    this.writes.set(mapKey(key), null);
+    this.write(mapKey(key), null);
   }
 
   deleteMapped(mk: string): void {
-    this.writes.set(mk, null);
+    this.write(mk, null);
   }
 
   get size(): number {
@@ -102,6 +168,7 @@ export class Overlay implements KvWriter, MappedKv {
   }
 
   clear(): void {
+    assert(this.undo === null, 'clear during a savepoint');
     this.writes.clear();
   }
 }

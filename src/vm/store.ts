@@ -1,15 +1,47 @@
 // State keys and typed records for VM modules: `<module>/<kind>/<id>` keys, values in the canonical codec.
 import { encode, decode, type Schema } from '../core/codec.js';
 import { utf8, toHex } from '../core/bytes.js';
-import type { KvReader, KvWriter } from '../state/kv.js';
+import { KeyBytes, type KvReader, type KvWriter } from '../state/kv.js';
 
 /** Largest stored record, bytes (a sanity bound for decoding our own state). */
 export const MAX_RECORD_BYTES = 1024 * 1024;
 
+/**
+ * Hex of byte parts by the identity of the array. The hot parts are addresses that live across many accesses (a
+ * tx's sender, a loan's borrower and lender), so one conversion serves them all. Callers never mutate byte values
+ * they hand to the VM (stored values are encoded copies), so a hit is the array's current hex.
+ */
+const hexCache = new WeakMap<Uint8Array, string>();
+
+export function hexOf(b: Uint8Array): string {
+  let h = hexCache.get(b);
+  if (h === undefined) {
+    h = toHex(b);
+    hexCache.set(b, h);
+  }
+  return h;
+}
+
+function part(p: string | Uint8Array | bigint | number): string {
+  return typeof p === 'string' ? p : p instanceof Uint8Array ? hexOf(p) : String(p);
+}
+
+/** Key text is ASCII except for unusual string parts; only ASCII keys carry their string (KeyBytes). */
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+/** The key bytes of a key text: UTF-8, as KeyBytes when ASCII (the same bytes, with the string attached). */
+export function keyOfText(text: string): Uint8Array {
+  return isAscii(text) ? new KeyBytes(text) : utf8(text);
+}
+
 /** Builds a state key from a module name and parts; byte parts are written as lowercase hex. */
 export function stateKey(module: string, ...parts: (string | Uint8Array | bigint | number)[]): Uint8Array {
-  const rendered = parts.map((p) => (p instanceof Uint8Array ? toHex(p) : String(p)));
-  return utf8([module, ...rendered].join('/'));
+  let text = module;
+  for (let i = 0; i < parts.length; i++) text += '/' + part(parts[i]!);
+  return keyOfText(text);
 }
 
 /** Fixed-width decimal for numeric key parts whose byte order must follow numeric order. */

@@ -1,7 +1,8 @@
 // The VM: one deterministic path execute(state, block, tx) -> receipt, plus genesis, begin-block and end-block.
 //
-// A tx runs in its own overlay over the block's state, metered for gas. Success commits the overlay; any failure
-// discards it, so a failed tx changes nothing but its sender's nonce, and still yields a receipt with its code.
+// A tx's op runs in its own overlay over the block's state (or under a savepoint of the block's overlay, which is the
+// same and cheaper), metered for gas. Success keeps its writes; any failure discards them, so a failed tx changes
+// nothing but its sender's nonce, and still yields a receipt with its code.
 import { decode, encode, u64 } from '../core/codec.js';
 import { addressOf } from '../core/keys.js';
 import { verifyTxSignature, type Tx } from '../core/types.js';
@@ -10,8 +11,9 @@ import { MAX_TX_ARGS_BYTES } from '../core/constants.js';
 import { Overlay, type KvReader, type KvWriter } from '../state/kv.js';
 import { Gas, GAS, MeteredState, OutOfGas } from './gas.js';
 import { stateKey } from './store.js';
+import { toHex } from '../core/bytes.js';
 import type {
-  BlockContext, Genesis, Misbehaviour, Module, OpContext, Receipt, ValidatorUpdate, VmEvent,
+  BlockContext, Genesis, Misbehaviour, Module, OpResult, Receipt, ValidatorUpdate, VmEvent,
 } from './types.js';
 
 export const VM_CODES = {
@@ -34,9 +36,14 @@ export function loadNonce(state: KvReader, address: Uint8Array): bigint {
   return raw === undefined ? 0n : decode(u64, raw, 16);
 }
 
-function saveNonce(state: KvWriter, address: Uint8Array, nonce: bigint): void {
-  state.set(nonceKey(address), encode(u64, nonce));
+/** A sender's address and nonce key, derived from its public key once and reused by its later txs. */
+interface SenderEntry {
+  address: Uint8Array;
+  nonceKey: Uint8Array;
 }
+
+/** Senders remembered (FIFO eviction): enough for every active account of a busy block. */
+export const SENDER_CACHE_MAX = 8_192;
 
 export interface ExecuteOptions {
   /** The tx's encoded bytes length (for the byte gas). */
@@ -48,8 +55,13 @@ export interface ExecuteOptions {
 
 export class Vm {
   private readonly modules = new Map<string, Module>();
+  /** By public key hex. addressOf is sha256 (~3 µs); a pure function of the key, so a hit is what it would return. */
+  private readonly senders = new Map<string, SenderEntry>();
 
-  constructor(modules: readonly Module[]) {
+  private readonly senderCacheMax: number;
+
+  constructor(modules: readonly Module[], opts: { senderCacheMax?: number } = {}) {
+    this.senderCacheMax = opts.senderCacheMax ?? SENDER_CACHE_MAX;
     for (const m of modules) {
       if (this.modules.has(m.name)) throw new Error(`module ${m.name} registered twice`);
       this.modules.set(m.name, m);
@@ -82,6 +94,18 @@ export class Vm {
     return { events, validatorUpdates };
   }
 
+  private senderOf(publicKey: Uint8Array): SenderEntry {
+    const k = toHex(publicKey);
+    let e = this.senders.get(k);
+    if (e === undefined) {
+      const address = addressOf(publicKey);
+      e = { address, nonceKey: nonceKey(address) };
+      if (this.senders.size >= this.senderCacheMax) this.senders.delete(this.senders.keys().next().value!);
+      this.senders.set(k, e);
+    }
+    return e;
+  }
+
   /** Executes one tx against `state` (the block's overlay). Deterministic; never throws for a bad tx. */
   execute(state: KvWriter, block: BlockContext, tx: Tx, opts: ExecuteOptions): Receipt {
     const { body } = tx;
@@ -90,17 +114,17 @@ export class Vm {
     });
     if (body.chainId !== block.chainId) return receipt(VM_CODES.WRONG_CHAIN, `tx is for chain ${body.chainId}`, 0n);
     if (!opts.signatureVerified && !verifyTxSignature(tx)) return receipt(VM_CODES.BAD_SIGNATURE, 'signature does not verify', 0n);
-    const sender = addressOf(body.sender);
-    const expected = loadNonce(state, sender);
+    const { address: sender, nonceKey: senderNonceKey } = this.senderOf(body.sender);
+    const rawNonce = state.get(senderNonceKey);
+    const expected = rawNonce === undefined ? 0n : decode(u64, rawNonce, 16);
     if (body.nonce !== expected) return receipt(VM_CODES.BAD_NONCE, `nonce ${body.nonce}, expected ${expected}`, 0n);
 
     // From here on the sender is authenticated: the nonce advances whatever happens.
-    saveNonce(state, sender, expected + 1n);
+    state.set(senderNonceKey, encode(u64, expected + 1n));
     const gas = new Gas(body.gasLimit);
     const events: VmEvent[] = [];
-    const overlay = new Overlay(state);
     try {
-      gas.charge(GAS.txBase + GAS.txByte * BigInt(opts.txBytes));
+      gas.chargeUnits(Number(GAS.txBase) + Number(GAS.txByte) * opts.txBytes);
       const mod = this.modules.get(body.module);
       const op = mod?.ops[body.op];
       if (!mod || !op || !Object.hasOwn(mod.ops, body.op)) {
@@ -114,25 +138,48 @@ export class Vm {
         throw e;
       }
       gas.charge(op.gasBase);
-      const ctx: OpContext = {
-        state: new MeteredState(overlay, gas),
+      const result = runIsolated(state, (opState) => op.run({
+        state: new MeteredState(opState, gas),
         block,
         sender,
         senderKey: body.sender,
         txHash: opts.txHash,
         gas,
         emit(type, attrs) {
-          gas.charge(GAS.event);
+          gas.chargeUnits(EVENT_GAS);
           events.push({ module: body.module, type, attrs });
         },
-      };
-      const result = op.run(ctx, args);
+      }, args));
       if (!result.ok) return receipt(result.code, result.message, gas.used);
-      overlay.commitTo(state);
       return receipt(VM_CODES.OK, '', gas.used, events);
     } catch (e) {
       if (e instanceof OutOfGas) return receipt(VM_CODES.OUT_OF_GAS, e.message, gas.used);
       throw e;
     }
   }
+}
+
+const EVENT_GAS = Number(GAS.event);
+
+/**
+ * Runs an op so that its writes reach `state` only when it succeeds. On the block's Overlay itself this is a
+ * savepoint (rolled back on failure or throw); on any other store, a tx overlay committed on success.
+ */
+function runIsolated(state: KvWriter, run: (opState: KvWriter) => OpResult): OpResult {
+  if (state.constructor === Overlay) {
+    const block = state as Overlay;
+    block.beginSavepoint();
+    let result: OpResult | undefined;
+    try {
+      result = run(block);
+    } finally {
+      if (result?.ok === true) block.releaseSavepoint();
+      else block.rollbackSavepoint();
+    }
+    return result;
+  }
+  const overlay = new Overlay(state);
+  const result = run(overlay);
+  if (result.ok) overlay.commitTo(state);
+  return result;
 }

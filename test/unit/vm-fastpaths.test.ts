@@ -1,0 +1,148 @@
+// The VM's fast paths give the same results as the plain ones: keys that carry their string, savepoints, number gas,
+// the sender cache.
+import { describe, it, expect } from 'vitest';
+import { KeyBytes, MemoryKv, Overlay } from '../../src/state/kv.js';
+import { stateKey, hexOf } from '../../src/vm/store.js';
+import { utf8, toHex } from '../../src/core/bytes.js';
+import { Gas, OutOfGas } from '../../src/vm/gas.js';
+import { InvariantError } from '../../src/core/errors.js';
+import { Vm, loadNonce } from '../../src/vm/vm.js';
+import { allModules } from '../../src/vm/registry.js';
+import { keyPairFromLabel, addressOf } from '../../src/core/keys.js';
+import { TransferArgs } from '../../src/vm/modules/asset.js';
+import { TestChain, L, addr } from '../helpers/vm.js';
+
+const b = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
+
+describe('KeyBytes and stateKey', () => {
+  it('are the UTF-8 bytes of the key text', () => {
+    const a = addr(L.alice);
+    const k = stateKey('asset', 'bal', 'CNY', a);
+    expect(k).toBeInstanceOf(KeyBytes);
+    expect(Buffer.from(k).toString('hex')).toBe(toHex(utf8(`asset/bal/CNY/${toHex(a)}`)));
+    expect(Buffer.from(stateKey('loan', 'due', 7, 'count', 12n))).toEqual(Buffer.from('loan/due/7/count/12'));
+  });
+
+  it('falls back to plain UTF-8 bytes for non-ASCII text', () => {
+    const k = stateKey('x', 'é');
+    expect(k).not.toBeInstanceOf(KeyBytes);
+    expect([...k]).toEqual([...utf8('x/é')]);
+    const kv = new MemoryKv();
+    kv.set(k, b('v'));
+    expect(kv.get(utf8('x/é'))).toEqual(b('v'));
+  });
+
+  it('find the same entries as plain byte keys, in every layer', () => {
+    const mem = new MemoryKv();
+    mem.set(b('a/1'), b('one'));
+    const o = new Overlay(mem);
+    o.set(new KeyBytes('a/2'), b('two'));
+    expect(o.get(new KeyBytes('a/1'))).toEqual(b('one'));
+    expect(o.get(b('a/2'))).toEqual(b('two'));
+    o.delete(new KeyBytes('a/1'));
+    expect(o.get(b('a/1'))).toBeUndefined();
+    expect(o.changes().map((c) => [Buffer.from(c.key).toString(), c.value && Buffer.from(c.value).toString()])).toEqual([['a/1', null], ['a/2', 'two']]);
+  });
+
+  it('slices are plain Uint8Arrays of the sliced bytes', () => {
+    const k = new KeyBytes('abc/def');
+    const s = k.subarray(4);
+    expect(s.constructor).toBe(Uint8Array);
+    expect(Buffer.from(s).toString()).toBe('def');
+    expect(Buffer.from(k.slice(0, 3)).toString()).toBe('abc');
+  });
+
+  it('hexOf is the hex of the bytes', () => {
+    const a = addr(L.bob);
+    expect(hexOf(a)).toBe(toHex(a));
+    expect(hexOf(a)).toBe(toHex(a));
+  });
+});
+
+describe('Overlay savepoints', () => {
+  function layer(): Overlay {
+    const mem = new MemoryKv();
+    mem.set(b('k/base'), b('base'));
+    const o = new Overlay(mem);
+    o.set(b('k/old'), b('old'));
+    o.delete(b('k/gone'));
+    return o;
+  }
+  const dump = (o: Overlay): string => JSON.stringify(o.changes().map((c) => [toHex(c.key), c.value && toHex(c.value)]));
+
+  it('rollback restores every entry exactly (set, overwritten, deleted, re-set)', () => {
+    const o = layer();
+    const before = dump(o);
+    o.beginSavepoint();
+    o.set(b('k/new'), b('1'));
+    o.set(b('k/new'), b('2'));
+    o.set(b('k/old'), b('changed'));
+    o.delete(b('k/base'));
+    o.set(b('k/gone'), b('back'));
+    o.delete(b('k/new'));
+    expect(o.get(b('k/base'))).toBeUndefined();
+    o.rollbackSavepoint();
+    expect(dump(o)).toBe(before);
+    expect(o.get(b('k/base'))).toEqual(b('base'));
+    expect(o.get(b('k/old'))).toEqual(b('old'));
+    expect(o.get(b('k/gone'))).toBeUndefined();
+    expect(o.get(b('k/new'))).toBeUndefined();
+  });
+
+  it('release keeps the writes', () => {
+    const o = layer();
+    o.beginSavepoint();
+    o.set(b('k/new'), b('1'));
+    o.delete(b('k/old'));
+    o.releaseSavepoint();
+    expect(o.get(b('k/new'))).toEqual(b('1'));
+    expect(o.get(b('k/old'))).toBeUndefined();
+  });
+
+  it('refuses nesting, unmatched ends and clear during a savepoint', () => {
+    const o = layer();
+    expect(() => o.releaseSavepoint()).toThrow(InvariantError);
+    expect(() => o.rollbackSavepoint()).toThrow(InvariantError);
+    o.beginSavepoint();
+    expect(() => o.beginSavepoint()).toThrow(InvariantError);
+    expect(() => o.clear()).toThrow(InvariantError);
+    o.rollbackSavepoint();
+    expect(o.get(b('k/old'))).toEqual(b('old'));
+  });
+});
+
+describe('Gas counts exactly', () => {
+  it('sums charges and stops at the limit with used = limit', () => {
+    const g = new Gas(10_000n);
+    g.charge(1_234n);
+    g.chargeUnits(5_000);
+    expect(g.used).toBe(6_234n);
+    g.chargeUnits(3_766);
+    expect(g.used).toBe(10_000n);
+    expect(() => g.chargeUnits(1)).toThrow(OutOfGas);
+    expect(g.used).toBe(10_000n);
+  });
+
+  it('handles the largest u64 limit', () => {
+    const g = new Gas((1n << 64n) - 1n);
+    g.chargeUnits(2 ** 40);
+    g.charge(3n);
+    expect(g.used).toBe((1n << 40n) + 3n);
+  });
+});
+
+describe('sender cache', () => {
+  it('nonces stay right for a sender evicted from the cache', () => {
+    const c = new TestChain({ vm: new Vm(allModules(), { senderCacheMax: 4 }) });
+    const send = (label: string): string => c.send(label, 'asset', 'transfer', TransferArgs, { asset: 'CNY', to: addr(L.bob), amount: 1n, memo: '' }).code;
+    expect(send(L.alice)).toBe('OK');
+    // More distinct senders than the cache holds: their txs fail (no funds) but advance their nonces.
+    for (let i = 0; i <= 8; i++) {
+      const label = `fill-${i}`;
+      expect(send(label)).toBe('asset.INSUFFICIENT_FUNDS');
+    }
+    expect(loadNonce(c.state, addressOf(keyPairFromLabel('fill-0').publicKey))).toBe(1n);
+    expect(send(L.alice)).toBe('OK');
+    expect(c.nonce(L.alice)).toBe(2n);
+  });
+});
