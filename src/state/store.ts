@@ -44,11 +44,18 @@ export interface ChainStoreOptions {
   syncWrites?: boolean;
   /** LevelDB's own block cache, bytes (its default of 8 MB made tree-page misses cost several disk-block reads each). */
   dbCacheBytes?: number;
+  /**
+   * Tree pages at this depth (in nibbles) or above stay in memory once read: at most 1 + 16 + ... + 16^d pages
+   * (d = 4: 69,905 pages, about 150 MB, reached only by trees of about a million keys). Every block walks these
+   * levels, so evicting them only to read them back costs a database read and ~30 hashes each. Default 4.
+   */
+  pinnedPageDepth?: number;
 }
 
 export const DEFAULT_TREE_CACHE_PAGES = 65_536;
 export const DEFAULT_VALUE_CACHE_ENTRIES = 100_000;
 export const DEFAULT_DB_CACHE_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_PINNED_PAGE_DEPTH = 4;
 
 /** A block's state changes with the tree already updated (copy-on-write): `root` goes into the block header. */
 export interface Prepared {
@@ -115,6 +122,9 @@ function latin1Of(key: Uint8Array): string {
 
 export class ChainStore implements PageSource {
   private readonly pageCache: LruCache<PageKey, Page>;
+  /** The top levels of the tree (depth <= pinnedDepth), bounded by the tree's shape rather than by eviction. */
+  private readonly pinnedPages = new Map<PageKey, Page>();
+  private readonly pinnedDepth: number;
   private readonly valueCache: LruCache<string, Uint8Array | null>;
   private readonly syncWrites: boolean;
   private heightValue = 0n;
@@ -130,6 +140,8 @@ export class ChainStore implements PageSource {
 
   private constructor(private readonly db: Db, opts: ChainStoreOptions) {
     this.pageCache = new LruCache(opts.treeCachePages ?? DEFAULT_TREE_CACHE_PAGES);
+    this.pinnedDepth = opts.pinnedPageDepth ?? DEFAULT_PINNED_PAGE_DEPTH;
+    assert(Number.isInteger(this.pinnedDepth) && this.pinnedDepth >= -1 && this.pinnedDepth <= 5, 'pinnedPageDepth must be -1..5');
     this.valueCache = new LruCache(opts.valueCacheEntries ?? DEFAULT_VALUE_CACHE_ENTRIES);
     this.syncWrites = opts.syncWrites ?? true;
   }
@@ -216,13 +228,20 @@ export class ChainStore implements PageSource {
       const w = this.pending.pages.get(key);
       if (w !== undefined) return w.page ?? undefined;
     }
-    const cached = this.pageCache.get(key);
+    const pinned = depth <= this.pinnedDepth;
+    const cached = pinned ? this.pinnedPages.get(key) : this.pageCache.get(key);
     if (cached !== undefined) return cached;
     const raw = this.db.getSync(bucketKey(Bucket.TREE, pageId(depth, keyHash)));
     if (raw === undefined) return undefined;
     const page = decodePage(raw);
-    this.pageCache.set(key, page);
+    this.cachePage(key, depth, page);
     return page;
+  }
+
+  private cachePage(key: PageKey, depth: number, page: Page | null): void {
+    const cache = depth <= this.pinnedDepth ? this.pinnedPages : this.pageCache;
+    if (page === null) cache.delete(key);
+    else cache.set(key, page);
   }
 
   /**
@@ -288,10 +307,7 @@ export class ChainStore implements PageSource {
       this.pendingValues = null;
     }
     for (const [mk, v] of pendingValues) this.valueCache.set(mk, v);
-    for (const [k, { page }] of prepared.pages) {
-      if (page === null) this.pageCache.delete(k);
-      else this.pageCache.set(k, page);
-    }
+    for (const [k, { depth, page }] of prepared.pages) this.cachePage(k, depth, page);
     this.heightValue = input.height;
     this.initializedValue = true;
     this.root = prepared.root.slice();

@@ -174,7 +174,7 @@ describe('ChainStore', () => {
     }
     const root = toHex(store.stateRoot());
     await store.close();
-    store = await ChainStore.open(dir, { treeCachePages: 4, valueCacheEntries: 4 });
+    store = await ChainStore.open(dir, { treeCachePages: 4, valueCacheEntries: 4, pinnedPageDepth: -1 });
     expect(store.height()).toBe(5n);
     expect(toHex(store.stateRoot())).toBe(root);
     expect(toHex(await store.recomputeRoot())).toBe(root);
