@@ -22,26 +22,29 @@ export function hexOf(b: Uint8Array): string {
   return h;
 }
 
-function part(p: string | Uint8Array | bigint | number): string {
-  return typeof p === 'string' ? p : p instanceof Uint8Array ? hexOf(p) : String(p);
-}
-
-/** Key text is ASCII except for unusual string parts; only ASCII keys carry their string (KeyBytes). */
 function isAscii(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
   return true;
 }
 
-/** The key bytes of a key text: UTF-8, as KeyBytes when ASCII (the same bytes, with the string attached). */
-export function keyOfText(text: string): Uint8Array {
-  return isAscii(text) ? new KeyBytes(text) : utf8(text);
-}
-
-/** Builds a state key from a module name and parts; byte parts are written as lowercase hex. */
+/**
+ * Builds a state key from a module name and parts; byte parts are written as lowercase hex. The key is the UTF-8 of
+ * the text; when that text is ASCII (hex and numbers always are, so only string parts are checked) it comes as
+ * KeyBytes, the same bytes with the string attached for the stores.
+ */
 export function stateKey(module: string, ...parts: (string | Uint8Array | bigint | number)[]): Uint8Array {
   let text = module;
-  for (let i = 0; i < parts.length; i++) text += '/' + part(parts[i]!);
-  return keyOfText(text);
+  let ascii = isAscii(module);
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!;
+    if (typeof p === 'string') {
+      if (ascii && !isAscii(p)) ascii = false;
+      text += '/' + p;
+    } else {
+      text += '/' + (p instanceof Uint8Array ? hexOf(p) : String(p));
+    }
+  }
+  return ascii ? new KeyBytes(text) : utf8(text);
 }
 
 /** Fixed-width decimal for numeric key parts whose byte order must follow numeric order. */

@@ -1,9 +1,10 @@
 // Small helpers shared by the VM modules: address schema, role checks' plumbing, JSON-ready rendering, bounded lists.
 import { bytes, str, type Schema } from '../core/codec.js';
-import { toHex, compareBytes, equalBytes } from '../core/bytes.js';
+import { compareBytes, equalBytes } from '../core/bytes.js';
 import { ADDRESS_BYTES, PUBLIC_KEY_BYTES } from '../core/keys.js';
 import { sha256 } from '../core/hash.js';
 import { utf8 } from '../core/bytes.js';
+import { hexOf } from './store.js';
 
 export const addressSchema: Schema<Uint8Array> = bytes({ exact: ADDRESS_BYTES });
 export const publicKeySchema: Schema<Uint8Array> = bytes({ exact: PUBLIC_KEY_BYTES });
@@ -20,8 +21,9 @@ export function moduleAddress(label: string): Uint8Array {
   return sha256(utf8(`autochain-module-account:${label}`)).subarray(0, ADDRESS_BYTES);
 }
 
+/** Lowercase hex of bytes (cached by the array's identity: see hexOf). */
 export function hex(b: Uint8Array): string {
-  return toHex(b);
+  return hexOf(b);
 }
 
 /** Inserts into a sorted list of byte strings (no duplicates); returns false when already present. */

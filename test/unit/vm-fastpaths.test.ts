@@ -11,6 +11,10 @@ import { allModules } from '../../src/vm/registry.js';
 import { keyPairFromLabel, addressOf } from '../../src/core/keys.js';
 import { TransferArgs } from '../../src/vm/modules/asset.js';
 import { TestChain, L, addr } from '../helpers/vm.js';
+import { encode, decode, u64 } from '../../src/core/codec.js';
+import { CodecError } from '../../src/core/errors.js';
+import { Packr } from 'msgpackr';
+import fc from 'fast-check';
 
 const b = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
 
@@ -144,5 +148,25 @@ describe('sender cache', () => {
     expect(loadNonce(c.state, addressOf(keyPairFromLabel('fill-0').publicKey))).toBe(1n);
     expect(send(L.alice)).toBe('OK');
     expect(c.nonce(L.alice)).toBe(2n);
+  });
+});
+
+describe('u64 encoding fast path', () => {
+  // The general path: msgpackr with the codec's options.
+  const packr = new Packr({ useRecords: false, moreTypes: false, bundleStrings: false, mapsAsObjects: true });
+  const general = (v: bigint): string => toHex(packr.pack(v));
+  const edges = [0n, 1n, 127n, 128n, 255n, 65_535n, 2n ** 32n, 2n ** 53n + 1n, 2n ** 63n - 1n, 2n ** 63n, 2n ** 64n - 1n];
+
+  it('writes the bytes msgpackr writes, and they decode back', () => {
+    for (const v of edges) {
+      expect(toHex(encode(u64, v)), String(v)).toBe(general(v));
+      expect(decode(u64, encode(u64, v), 16), String(v)).toBe(v);
+    }
+    fc.assert(fc.property(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), (v) => toHex(encode(u64, v)) === general(v)));
+  });
+
+  it('refuses values outside u64 as before', () => {
+    for (const v of [-1n, 2n ** 64n]) expect(() => encode(u64, v), String(v)).toThrow(CodecError);
+    expect(() => encode(u64, 5 as unknown as bigint)).toThrow(CodecError);
   });
 });
