@@ -2,7 +2,8 @@
 import { describe, it, expect, afterAll } from 'vitest';
 import { Node, loadNodeOptions } from '../../src/node/node.js';
 import { TransferArgs } from '../../src/vm/modules/asset.js';
-import { makeHome, call, buildTx, K, addrHex, Nonces } from './node-helpers.js';
+import { keyPairFromLabel } from '../../src/core/keys.js';
+import { makeHome, call, rpc, buildTx, K, addrHex, Nonces } from './node-helpers.js';
 
 const home = makeHome();
 afterAll(() => home.cleanup());
@@ -27,5 +28,52 @@ describe('node smoke', () => {
     const got = await call<{ height: string; receipt: { code: string } }>(s2.rpcUrl, 'tx_get', { hash: tx.hash });
     expect(got.receipt.code).toBe('OK');
     await again.stop();
+  });
+});
+
+describe('graceful stop', () => {
+  it('finishes the block in progress: every tx acknowledged before stop() is there after a restart', async () => {
+    const h = makeHome({ block: { intervalMs: 15, emptyBlockIntervalMs: 0 } });
+    try {
+      const node = new Node(loadNodeOptions(h.home));
+      const { rpcUrl } = await node.start();
+      const senders = [0, 1, 2, 3].map((i) => keyPairFromLabel(`itest-stop-${i}`));
+      for (const [i, s] of senders.entries()) {
+        const fund = buildTx(K.alice, BigInt(i), 'asset', 'transfer', TransferArgs, { asset: 'CNY', to: Buffer.from(addrHex(s), 'hex'), amount: 100n, memo: '' });
+        await call(rpcUrl, 'tx_submit', { tx: fund.hex, wait: true });
+      }
+      const acked: string[] = [];
+      const outcomes: string[] = [];
+      let stopping = false;
+      const flows = senders.map(async (s) => {
+        for (let n = 0n; !stopping; n++) {
+          const t = buildTx(s, n, 'asset', 'transfer', TransferArgs, { asset: 'CNY', to: Buffer.from(addrHex(K.bob), 'hex'), amount: 1n, memo: '' });
+          try {
+            const r = await rpc(rpcUrl, 'tx_submit', { tx: t.hex, wait: true, timeoutMs: 5000 });
+            if (r.result) acked.push(t.hash);
+            else outcomes.push(String(r.error?.code));
+          } catch {
+            outcomes.push('connection closed');
+            return;
+          }
+        }
+      });
+      while (acked.length < 12) await new Promise((r) => setTimeout(r, 5));
+      stopping = true;
+      await node.stop();
+      await Promise.all(flows);
+      // Anything not acknowledged ended with "node stopping" (-32005) or a closed connection, never a wrong answer.
+      for (const o of outcomes) expect(['-32005', 'connection closed'], o).toContain(o);
+
+      const again = new Node(loadNodeOptions(h.home));
+      const s2 = await again.start();
+      for (const hash of acked) {
+        const got = await call<{ receipt: { code: string } }>(s2.rpcUrl, 'tx_get', { hash });
+        expect(got.receipt.code, hash).toBe('OK');
+      }
+      await again.stop();
+    } finally {
+      h.cleanup();
+    }
   });
 });
