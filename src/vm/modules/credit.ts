@@ -1,8 +1,8 @@
 // credit: bureaus' attestations of borrowers' credit, borrowers' consents to lenders, and on-chain credit history.
-import { struct, str, u16, u32, u64, oneOf, list, optional, type Infer } from '../../core/codec.js';
+import { struct, str, u16, u32, u64, oneOf, list, optional, encode, decode, type Infer } from '../../core/codec.js';
 import { assert } from '../../core/errors.js';
 import type { KvReader, KvWriter } from '../../state/kv.js';
-import { stateKey, load, save } from '../store.js';
+import { stateKey, load, save, MAX_RECORD_BYTES } from '../store.js';
 import { OK, failure, type Module, type OpDef } from '../types.js';
 import { addressSchema, assetCodeSchema, hex } from '../util.js';
 import { hasRole, memberOfAccount, loadBorrower } from './member.js';
@@ -87,15 +87,36 @@ export function loadConsent(state: KvReader, borrower: Uint8Array, lender: Uint8
   return c === undefined || c.revokedAtMs !== null ? null : c;
 }
 
+/**
+ * Decoded histories by the identity of their stored bytes (every installment paid rewrites one, and decoding
+ * re-encodes to check canonical form). Decoding is a pure function of the bytes and stored bytes are never mutated,
+ * so a hit is what decoding would return; callers get a copy.
+ */
+const decodedHistory = new WeakMap<Uint8Array, CreditHistory>();
+
+function loadHistoryAt(state: KvReader, key: Uint8Array): CreditHistory {
+  const raw = state.get(key);
+  if (raw === undefined) return { onTime: 0, late: 0, defaulted: 0, paidOff: 0 };
+  let h = decodedHistory.get(raw);
+  if (h === undefined) {
+    h = decode(HistorySchema, raw, MAX_RECORD_BYTES);
+    decodedHistory.set(raw, h);
+  }
+  return { ...h };
+}
+
 export function loadHistory(state: KvReader, borrower: Uint8Array): CreditHistory {
-  return load(state, historyKey(borrower), HistorySchema) ?? { onTime: 0, late: 0, defaulted: 0, paidOff: 0 };
+  return loadHistoryAt(state, historyKey(borrower));
 }
 
 /** Adds one event to a borrower's credit history (called by the loan module; counters saturate at u32 max). */
 export function recordHistory(state: KvWriter, borrower: Uint8Array, kind: HistoryKind): void {
-  const h = loadHistory(state, borrower);
+  const key = historyKey(borrower);
+  const h = loadHistoryAt(state, key);
   if (h[kind] < 0xffff_ffff) h[kind] += 1;
-  save(state, historyKey(borrower), HistorySchema, h);
+  const raw = encode(HistorySchema, h);
+  decodedHistory.set(raw, { ...h });
+  state.set(key, raw);
 }
 
 // ---- operations ----

@@ -421,13 +421,20 @@ class LoanRun {
   private sched: Uint8Array | undefined;
   constructor(readonly env: Env, readonly loan: Loan) {}
 
+  /** Installments decoded in this run (the same few are looked at several times per step). */
+  private readonly decoded: (Installment | undefined)[] = [];
+
   inst(k: number): Installment {
+    const hit = this.decoded[k];
+    if (hit !== undefined) return hit;
     if (this.sched === undefined) {
       const s = this.env.state.get(schedKey(this.loan.id));
       assert(s !== undefined, 'loan without schedule', { id: String(this.loan.id) });
       this.sched = s;
     }
-    return decodeInstallment(this.sched, k);
+    const i = decodeInstallment(this.sched, k);
+    this.decoded[k] = i;
+    return i;
   }
 
   amount(k: number): bigint {
