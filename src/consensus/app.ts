@@ -49,8 +49,12 @@ export interface Application {
    * check out. Consensus has already checked every consensus field (heights, hashes, commit, evidence, time).
    */
   processProposal(block: Block): ProcessProposalResult;
-  /** Executes and durably commits a decided block with its commit certificate (one atomic write). */
-  finalizeBlock(block: Block, commit: Commit, misbehaviour: Misbehaviour[]): FinalizeBlockResult;
+  /**
+   * Executes and durably commits a decided block with its commit certificate (one atomic write). May return a
+   * promise (an asynchronous database write): the driver then performs nothing else until it resolves, and halts if
+   * it rejects.
+   */
+  finalizeBlock(block: Block, commit: Commit, misbehaviour: Misbehaviour[]): FinalizeBlockResult | Promise<FinalizeBlockResult>;
 }
 
 /** Assembles a block from the consensus fields of a request and the application's execution results. */
