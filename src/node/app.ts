@@ -10,17 +10,34 @@ import {
   txHash, txRootOf, VOTE_PRECOMMIT, type Block, type Commit, type DuplicateVoteEvidence, type Header, type Tx,
 } from '../core/types.js';
 import { assert } from '../core/errors.js';
+import { bytes, decode, encode, list, struct, u64 } from '../core/codec.js';
+import { MAX_VALIDATORS } from '../core/constants.js';
 import { ValidatorSet } from '../consensus/validator-set.js';
 import type { ChainStore, Prepared } from '../state/store.js';
-import { Overlay, type KvReader } from '../state/kv.js';
+import { MemoryKv, Overlay, type KvReader } from '../state/kv.js';
 import { loadValidatorSet } from '../vm/modules/staking.js';
-import { encodeReceipt, type Receipt, type VmEvent, type BlockContext, type Misbehaviour } from '../vm/types.js';
+import { encodeReceipt, type Receipt, type VmEvent, type BlockContext, type Misbehaviour, type ValidatorUpdate } from '../vm/types.js';
 import type { Vm } from '../vm/vm.js';
 import type { CommittedBlock } from '../rpc/backend.js';
 import type { ChainGenesis } from './genesis.js';
 
 export const META_GENESIS_HASH = 'genesisHash';
 export const META_CHAIN_ID = 'chainId';
+
+/** Node metadata key of a height's validator updates (written in the block's batch; the BFT engine replays them). */
+export function metaValidatorUpdatesKey(height: bigint): string {
+  return `validatorUpdates/${height}`;
+}
+
+const ValidatorUpdatesSchema = list(struct('ValidatorUpdate', [['publicKey', bytes({ exact: 32 })], ['power', u64]] as const), { max: MAX_VALIDATORS * 2 });
+
+export function encodeValidatorUpdates(updates: readonly ValidatorUpdate[]): Uint8Array {
+  return encode(ValidatorUpdatesSchema, updates.map((u) => ({ publicKey: u.publicKey, power: u.power })));
+}
+
+export function decodeValidatorUpdates(b: Uint8Array): ValidatorUpdate[] {
+  return decode(ValidatorUpdatesSchema, b, 64 * 1024);
+}
 
 /** A tx to execute: its bytes, decoded form, hash, and whether its signature was already verified (mempool). */
 export interface BlockTx {
@@ -42,6 +59,8 @@ export interface BuiltBlock {
   receiptBytes: Uint8Array[];
   beginEvents: VmEvent[];
   endEvents: VmEvent[];
+  /** The staking module's end-block validator changes (the BFT engine applies them at height + 2). */
+  validatorUpdates: ValidatorUpdate[];
 }
 
 export interface BuildBlockInput {
@@ -144,7 +163,7 @@ export class ChainApp {
     const evidence = input.evidence ?? [];
     const beginEvents = vm.beginBlock(overlay, ctx, input.misbehaviour ?? []);
     const receipts = input.txs.map((t) => vm.execute(overlay, ctx, t.tx, { txBytes: t.bytes.length, txHash: t.hash, signatureVerified: t.signatureVerified }));
-    const { events: endEvents } = vm.endBlock(overlay, ctx);
+    const { events: endEvents, validatorUpdates } = vm.endBlock(overlay, ctx);
     const nextValidatorsHash = input.nextValidatorsHash ?? validatorsHashOf(overlay);
     const receiptBytes = receipts.map(encodeReceipt);
     const prepared = store.prepare(overlay.changes());
@@ -166,7 +185,7 @@ export class ChainApp {
       gasUsed: receipts.reduce((s, r) => s + r.gasUsed, 0n),
     };
     const block: Block = { header, txs: txBytes, evidence, lastCommit: input.lastCommit };
-    return { block, hash: blockHash(header), bytes: encodeBlock(block), prepared, txs: input.txs, receipts, receiptBytes, beginEvents, endEvents };
+    return { block, hash: blockHash(header), bytes: encodeBlock(block), prepared, txs: input.txs, receipts, receiptBytes, beginEvents, endEvents, validatorUpdates };
   }
 
   /**
@@ -209,7 +228,27 @@ export class ChainApp {
     return { height: built.block.header.height, round, blockHash: built.hash, signatures: [{ validator, signature: vote.signature }] };
   }
 
-  /** Writes the block, its commit, state changes and tx index in one atomic batch. */
+  /** A committed block and its commit certificate (both undefined above the committed height). */
+  committedAt(height: bigint): { block: Block; commit: Commit } | undefined {
+    const b = this.deps.store.getBlock(height);
+    const c = this.deps.store.getCommit(height);
+    return b === undefined || c === undefined ? undefined : { block: decodeBlock(b), commit: decodeCommit(c) };
+  }
+
+  /** Validator updates stored with block `height`; undefined if that block was written before they were stored. */
+  validatorUpdatesAt(height: bigint): ValidatorUpdate[] | undefined {
+    const b = this.deps.store.getMeta(metaValidatorUpdatesKey(height));
+    return b === undefined ? undefined : decodeValidatorUpdates(b);
+  }
+
+  /** Genesis validators (publicKey, power) as the staking module sets them up: the consensus set of height 1. */
+  genesisValidators(): ValidatorUpdate[] {
+    const overlay = new Overlay(new MemoryKv());
+    this.deps.vm.initGenesis(overlay, this.genesis.vm);
+    return loadValidatorSet(overlay).map((v) => ({ publicKey: v.publicKey, power: v.power }));
+  }
+
+  /** Writes the block, its commit, state changes, tx index and validator updates in one atomic batch. */
   async commitBlock(built: BuiltBlock, commit: Commit): Promise<CommittedBlock> {
     const h = built.block.header.height;
     await this.deps.store.commitBlock({
@@ -219,6 +258,8 @@ export class ChainApp {
       blockHash: built.hash,
       commit: encodeCommit(commit),
       txs: built.receiptBytes.map((receiptBytes, index) => ({ hash: built.txs[index]!.hash, index, receiptBytes })),
+      // Every height, even without changes: a restarted BFT node rebuilds its validator sets from these.
+      meta: [{ key: metaValidatorUpdatesKey(h), value: encodeValidatorUpdates(built.validatorUpdates) }],
     });
     this.latestHeader = built.block.header;
     return {

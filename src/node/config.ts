@@ -61,6 +61,19 @@ export interface BlockConfig {
   timeStepMs: number | null;
 }
 
+export type ConsensusEngineKind = 'bft' | 'solo';
+
+export interface ConsensusConfig {
+  /**
+   * 'bft': the Tendermint engine (src/consensus) with the signer guard; 'solo': the single-validator producer,
+   * which commits alone while its key holds > 2/3 of the power.
+   */
+  engine: ConsensusEngineKind;
+  /** The signer guard's record (last signed height/round/step, lock), relative to home unless absolute. Never
+   * delete it while the key may sign: it is what stops a restarted validator from double-signing. */
+  signStateFile: string;
+}
+
 export interface NodeConfig {
   /** Folder of the LevelDB database, relative to the home folder unless absolute. */
   dataDir: string;
@@ -71,6 +84,7 @@ export interface NodeConfig {
   rpc: RpcConfig;
   mempool: MempoolConfig;
   block: BlockConfig;
+  consensus: ConsensusConfig;
   log: { level: LogLevel };
   metrics: { enabled: boolean };
 }
@@ -105,6 +119,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
     maxBytes: 8 * 1024 * 1024,
     timeStepMs: null,
   },
+  consensus: { engine: 'solo', signStateFile: 'data/signer.json' },
   log: { level: 'info' },
   metrics: { enabled: true },
 };
@@ -156,6 +171,7 @@ const SCHEMA: { [K in keyof NodeConfig]: NodeConfig[K] extends object ? { [J in 
     maxBytes: int(1024, MAX_BLOCK_BYTES - 64 * 1024),
     timeStepMs: nullable(int(1, 366 * DAY_MS)),
   },
+  consensus: { engine: oneOf(['bft', 'solo']), signStateFile: nonEmptyString },
   log: { level: oneOf(LOG_LEVELS) },
   metrics: { enabled: boolean },
 };

@@ -22,6 +22,7 @@ import { loadConfigFile, type NodeConfig } from './config.js';
 import { loadGenesisFile, type ChainGenesis } from './genesis.js';
 import { NodeMetrics } from './metrics.js';
 import { SoloProducer, type BlockProducer } from './producer.js';
+import { BftProducer } from './bft-producer.js';
 
 export const NODE_VERSION = '0.1.0';
 
@@ -131,7 +132,12 @@ export class Node implements RpcBackend {
 
       const ctx: ProducerContext = { app: this.app, mempool: this.mempool, logger: this.logger, metrics: this.metrics, onCommitted: (b) => this.onCommitted(b) };
       if (this.deps.createProducer) this.producer = this.deps.createProducer(ctx);
-      else if (validatorKey) {
+      else if (validatorKey && config.consensus.engine === 'bft') {
+        this.producer = new BftProducer(
+          { block: config.block, genesis, signStatePath: resolveIn(this.opts.home, config.consensus.signStateFile) },
+          { ...ctx, key: validatorKey, clock: this.clock },
+        );
+      } else if (validatorKey) {
         this.producer = new SoloProducer(config.block, {
           ...ctx, key: validatorKey, clock: this.clock, genesisTimeMs: genesis.vm.genesisTimeMs, blockGasLimit: genesis.blockGasLimit,
         });

@@ -1,0 +1,319 @@
+// Block production by the BFT engine: the node's ChainApp behind consensus's Application interface, the signer guard
+// on a file, real timers and clock, and a network (loopback for a one-validator node; p2p plugs in later).
+import type { Logger } from 'pino';
+import { toHex } from '../core/bytes.js';
+import type { KeyPair } from '../core/keys.js';
+import { blockHash, type Block, type Commit } from '../core/types.js';
+import { ConsensusEngine } from '../consensus/engine.js';
+import { ConsensusDriver, type ConsensusNetwork, type TimeoutInfo } from '../consensus/driver.js';
+import type { Application, FinalizeBlockResult, Misbehaviour, PrepareProposalRequest, ProcessProposalResult } from '../consensus/app.js';
+import { ChainState } from '../consensus/chain-state.js';
+import { defaultParams, type ConsensusParams } from '../consensus/params.js';
+import { messageHeight, type ConsensusMessage } from '../consensus/messages.js';
+import type { Mempool } from '../mempool/mempool.js';
+import type { CommittedBlock } from '../rpc/backend.js';
+import { ChainApp, InvalidBlockError, type BuiltBlock } from './app.js';
+import type { BlockConfig } from './config.js';
+import type { ChainGenesis } from './genesis.js';
+import type { NodeMetrics } from './metrics.js';
+import type { BlockProducer } from './producer.js';
+import { FileSignStateStore } from './signer-store.js';
+
+/** The engine's view of the network: broadcast (the driver's side) and delivery of peers' messages. */
+export interface NodeConsensusNetwork extends ConsensusNetwork {
+  /** Registers the one receiver of incoming consensus messages. */
+  onMessage(receive: (msg: ConsensusMessage) => void): void;
+  close(): void;
+}
+
+/**
+ * A one-validator network: what the node broadcasts comes back to it, asynchronously (never inside the driver's
+ * own step), as it would from a peer's echo. p2p replaces it with real peers.
+ */
+export class LoopbackNetwork implements NodeConsensusNetwork {
+  private receive: ((msg: ConsensusMessage) => void) | null = null;
+  private closed = false;
+
+  broadcast(msg: ConsensusMessage): void {
+    if (this.closed) return;
+    setImmediate(() => {
+      if (!this.closed) this.receive?.(msg);
+    });
+  }
+
+  onMessage(receive: (msg: ConsensusMessage) => void): void {
+    this.receive = receive;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.receive = null;
+  }
+}
+
+/** Re-send interval for lost messages (the engine's gossipTick). */
+export const GOSSIP_TICK_MS = 1000;
+
+export interface BftProducerOptions {
+  block: BlockConfig;
+  genesis: ChainGenesis;
+  /** Path of the signer guard's record (FileSignStateStore). */
+  signStatePath: string;
+}
+
+export interface BftProducerDeps {
+  app: ChainApp;
+  mempool: Mempool;
+  key: KeyPair;
+  /** Wall clock, ms since the epoch. */
+  clock: () => number;
+  logger: Logger;
+  metrics: NodeMetrics | null;
+  onCommitted: (b: CommittedBlock) => void;
+  /** Defaults to a LoopbackNetwork (a chain of one validator). */
+  network?: NodeConsensusNetwork;
+}
+
+/** Consensus parameters of this chain: genesis timeouts; the commit timeout is the node's block.intervalMs. */
+export function consensusParamsOf(genesis: ChainGenesis, block: BlockConfig): ConsensusParams {
+  const p = defaultParams(genesis.vm.chainId, genesis.vm.staking.unbondingMs);
+  const t = genesis.consensus;
+  p.timeouts = {
+    proposeMs: t.proposeMs, proposeDeltaMs: t.deltaMs,
+    prevoteMs: t.prevoteMs, prevoteDeltaMs: t.deltaMs,
+    precommitMs: t.precommitMs, precommitDeltaMs: t.deltaMs,
+    commitMs: block.intervalMs,
+  };
+  return p;
+}
+
+/**
+ * Rebuilds the engine's chain view: genesis validators, then every committed block with its commit and the
+ * validator updates stored with it. Proposer priorities depend on the whole history (and ChainState has no
+ * snapshot form), so all heights are replayed; each costs one block decode and one priority increment.
+ */
+export function replayChainState(app: ChainApp, genesis: ChainGenesis, params: ConsensusParams): ChainState {
+  const chain = ChainState.genesis({ chainId: genesis.vm.chainId, genesisTimeMs: genesis.vm.genesisTimeMs, validators: app.genesisValidators() });
+  const top = app.height();
+  for (let h = 1n; h <= top; h++) {
+    const stored = app.committedAt(h);
+    if (stored === undefined) throw new Error(`block or commit ${h} is missing from the database`);
+    const updates = app.validatorUpdatesAt(h);
+    if (updates === undefined) {
+      throw new Error(`the validator updates of block ${h} are not in the database (written by an older node): the BFT engine cannot rebuild its validator sets; run with consensus.engine "solo" or a new data folder`);
+    }
+    chain.advance(stored.block, stored.commit, updates, params.evidence);
+  }
+  return chain;
+}
+
+/** The node's ChainApp as consensus's Application: execution results are cached by block hash until finalize. */
+class ChainApplication implements Application {
+  private readonly executed = new Map<string, BuiltBlock>();
+  /** The commit in flight (stop waits for it). */
+  inFlight: Promise<unknown> | null = null;
+
+  constructor(
+    private readonly deps: BftProducerDeps,
+    private readonly block: BlockConfig,
+    private readonly blockGasLimit: bigint,
+    private readonly chain: () => ChainState,
+  ) {}
+
+  prepareProposal(req: PrepareProposalRequest): Block {
+    const { app, mempool } = this.deps;
+    const entries = mempool.reap({ maxGas: this.blockGasLimit, maxTxs: this.block.maxTxs, maxBytes: this.block.maxBytes });
+    const built = app.buildBlock({
+      height: req.height,
+      timeMs: req.timeMs,
+      proposer: req.proposer,
+      txs: entries.map((e) => ({ bytes: e.bytes, tx: e.tx, hash: e.hash, signatureVerified: true })),
+      lastCommit: req.lastCommit,
+      evidence: req.evidence,
+      misbehaviour: this.misbehaviourOf(req.evidence.map((ev) => ev.voteA.body), req.timeMs),
+      validatorsHash: req.validatorsHash,
+      nextValidatorsHash: req.nextValidatorsHash,
+    });
+    this.executed.set(toHex(built.hash), built);
+    return built.block;
+  }
+
+  processProposal(block: Block): ProcessProposalResult {
+    try {
+      const built = this.execute(block, this.misbehaviourOf(block.evidence.map((ev) => ev.voteA.body), block.header.timeMs));
+      this.executed.set(toHex(built.hash), built);
+      return { valid: true };
+    } catch (e) {
+      if (e instanceof InvalidBlockError) return { valid: false, reason: e.message };
+      throw e;
+    }
+  }
+
+  finalizeBlock(block: Block, commit: Commit, misbehaviour: Misbehaviour[]): Promise<FinalizeBlockResult> {
+    const hex = toHex(blockHash(block.header));
+    // A synced block (or one whose execution was dropped) is executed now; a mismatch here halts the node.
+    const built = this.executed.get(hex) ?? this.execute(block, misbehaviour);
+    this.executed.clear();
+    const p = this.deps.app.commitBlock(built, commit).then((committed) => {
+      this.deps.onCommitted(committed);
+      return { stateRoot: built.prepared.root, validatorUpdates: built.validatorUpdates };
+    });
+    this.inFlight = p.finally(() => {
+      this.inFlight = null;
+    }).catch(() => undefined);
+    return p;
+  }
+
+  private execute(block: Block, misbehaviour: Misbehaviour[]): BuiltBlock {
+    return this.deps.app.executeBlock(block, (h) => this.deps.mempool.isVerified(h), misbehaviour);
+  }
+
+  /** As the engine computes it at decide: the validator, the height, and that height's block time. */
+  private misbehaviourOf(votes: { validator: Uint8Array; height: bigint }[], blockTimeMs: bigint): Misbehaviour[] {
+    const chain = this.chain();
+    return votes.map((v) => ({ validator: v.validator, height: v.height, timeMs: chain.timeAt(v.height) ?? blockTimeMs }));
+  }
+}
+
+/**
+ * Runs the Tendermint engine for this node. A new height starts after block.intervalMs (the commit timeout) once
+ * txs wait, or block.emptyBlockIntervalMs has passed since the last block, or a peer has already started it — so
+ * an idle chain does not commit empty blocks back to back.
+ */
+export class BftProducer implements BlockProducer {
+  failure: Error | null = null;
+  private readonly network: NodeConsensusNetwork;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly application: ChainApplication;
+  private driver: ConsensusDriver | null = null;
+  private engine: ConsensusEngine | null = null;
+  private stopped = true;
+  private lastBlockAtMs: number;
+  /** The start of the next height, held while the gate is closed. */
+  private gated: (() => void) | null = null;
+  private gatedHeight = -1n;
+
+  constructor(private readonly opts: BftProducerOptions, private readonly deps: BftProducerDeps) {
+    this.network = deps.network ?? new LoopbackNetwork();
+    this.lastBlockAtMs = deps.clock();
+    this.application = new ChainApplication(deps, opts.block, opts.genesis.blockGasLimit, () => this.engine!.chain);
+  }
+
+  /** The engine (for tests and status); null before start. */
+  get consensus(): ConsensusEngine | null {
+    return this.engine;
+  }
+
+  start(): void {
+    const { genesis, block } = this.opts;
+    const { logger } = this.deps;
+    const params = consensusParamsOf(genesis, block);
+    const chain = replayChainState(this.deps.app, genesis, params);
+    const signStore = new FileSignStateStore(this.opts.signStatePath);
+    const signState = signStore.load();
+    const engine = new ConsensusEngine({ params, keyPair: this.deps.key }, { chain, signState });
+    this.engine = engine;
+    const step = block.timeStepMs === null ? null : BigInt(block.timeStepMs);
+    const genesisTimeMs = genesis.vm.genesisTimeMs;
+    this.driver = new ConsensusDriver({
+      engine,
+      app: this.application,
+      signStore,
+      network: this.network,
+      timers: { schedule: (ms, fire, info) => this.schedule(ms, fire, info) },
+      // Devnet: the time of the height being decided is genesis + height x step (the engine proposes max(now, prev + 1),
+      // which is exactly that, and every node of a devnet computes the same, so proposals are timely).
+      clock: { nowMs: () => (step === null ? BigInt(this.deps.clock()) : genesisTimeMs + engine.height * step) },
+      onCommitted: (b, _c, r) => {
+        this.lastBlockAtMs = this.deps.clock();
+        logger.debug({ height: b.header.height.toString(), txs: b.txs.length, validatorUpdates: r.validatorUpdates.length }, 'block committed');
+      },
+      onNotice: (e) => logger.debug({ notice: e.type, code: e.code, msg: e.message }, 'consensus notice'),
+      onHalt: (err) => this.fail(err),
+    });
+    this.network.onMessage((msg) => this.receive(msg));
+    this.stopped = false;
+    logger.info({ height: chain.height.toString(), signState: signState === null ? null : `${signState.height}/${signState.round}/${signState.step}` }, 'BFT consensus starting');
+    const midHeight = signState !== null && signState.height === chain.height;
+    if (midHeight) this.guard(() => this.driver!.start());
+    else this.holdUntilReady(chain.height, () => this.driver!.start());
+    const tick = setInterval(() => this.guard(() => this.driver?.input({ type: 'gossipTick' })), GOSSIP_TICK_MS);
+    this.timers.add(tick);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.gated = null;
+    this.network.close();
+    await this.application.inFlight;
+  }
+
+  private schedule(ms: number, fire: () => void, info: TimeoutInfo): void {
+    if (this.stopped) return;
+    const run = info.step === 'commit' ? () => this.holdUntilReady(info.height, fire) : fire;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (!this.stopped) this.guard(run);
+    }, ms);
+    this.timers.add(t);
+  }
+
+  /** Starts height `height` now if there is something to do, otherwise re-checks every block.intervalMs. */
+  private holdUntilReady(height: bigint, begin: () => void): void {
+    if (this.stopped) return;
+    if (this.ready()) {
+      this.gated = null;
+      begin();
+      return;
+    }
+    this.gated = begin;
+    this.gatedHeight = height;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (this.gated === begin) this.guard(() => this.holdUntilReady(height, begin));
+    }, this.opts.block.intervalMs);
+    this.timers.add(t);
+  }
+
+  private ready(): boolean {
+    const { mempool } = this.deps;
+    const empty = this.opts.block.emptyBlockIntervalMs;
+    if (empty > 0 && this.deps.clock() - this.lastBlockAtMs >= empty) return true;
+    if (mempool.size === 0) return false;
+    // Only txs that can execute now count (a tx after a nonce gap would not make a block).
+    return mempool.reap({ maxGas: this.opts.genesis.blockGasLimit, maxTxs: 1, maxBytes: this.opts.block.maxBytes }).length > 0;
+  }
+
+  private receive(msg: ConsensusMessage): void {
+    if (this.stopped || this.driver === null) return;
+    // A peer already working on the height we hold back: start it too rather than stall the others.
+    const begin = this.gated;
+    if (begin !== null && messageHeight(msg) === this.gatedHeight) {
+      this.gated = null;
+      this.guard(begin);
+    }
+    this.guard(() => this.driver!.deliver(msg));
+  }
+
+  /** Runs driver work from a timer or a delivery: a halt becomes the producer's failure instead of an uncaught throw. */
+  private guard(f: () => void): void {
+    if (this.failure !== null) return;
+    try {
+      f();
+    } catch (e) {
+      this.fail(e as Error);
+    }
+  }
+
+  private fail(err: Error): void {
+    if (this.failure !== null) return;
+    this.failure = err;
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.network.close();
+    this.deps.logger.fatal({ err }, 'consensus halted; the node stops making blocks');
+  }
+}
