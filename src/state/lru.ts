@@ -14,7 +14,8 @@ export class LruCache<K, V> {
   private readonly free: number[] = [];
   private hand = 0;
 
-  constructor(readonly capacity: number) {
+  /** `onEvict` is called with each entry the clock evicts (not for delete or overwrite). */
+  constructor(readonly capacity: number, private readonly onEvict?: (value: V, key: K) => void) {
     assert(Number.isInteger(capacity) && capacity >= 0, 'cache capacity must be a non-negative integer', { capacity });
     this.used = new Uint8Array(capacity);
   }
@@ -25,6 +26,12 @@ export class LruCache<K, V> {
 
   has(key: K): boolean {
     return this.index.has(key);
+  }
+
+  /** The value without marking it used. */
+  peek(key: K): V | undefined {
+    const i = this.index.get(key);
+    return i === undefined ? undefined : this.values[i];
   }
 
   get(key: K): V | undefined {
@@ -59,7 +66,13 @@ export class LruCache<K, V> {
         continue;
       }
       const k = this.keys[i];
-      if (k !== undefined) this.index.delete(k);
+      if (k !== undefined) {
+        this.index.delete(k);
+        const v = this.values[i];
+        this.keys[i] = undefined;
+        this.values[i] = undefined;
+        if (v !== undefined) this.onEvict?.(v, k);
+      }
       return i;
     }
   }

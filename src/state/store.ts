@@ -14,7 +14,7 @@ import type { KvChange, KvReader } from './kv.js';
 import { LruCache } from './lru.js';
 import { Bucket, bucketKey, bucketEnd, heightKey, storeMetaKey } from './buckets.js';
 import {
-  applyUpdates, sortUpdates, decodePage, encodePage, fastSha256, pageId, proveKeyHash, referenceRoot, ROOT_PAGE_KEY,
+  applyUpdates, sortUpdates, decodePage, encodePageInto, encodedPageSize, fastSha256, pageId, recyclePage, proveKeyHash, referenceRoot, ROOT_PAGE_KEY,
   type Page, type PageKey, type PageSource, type PageWrites, type TreeUpdate,
 } from './smt.js';
 import type { StateProof } from './proof.js';
@@ -137,9 +137,10 @@ export class ChainStore implements PageSource {
   /** While a batch is being written, its changes are visible to reads here (so reads never mix old and new). */
   private pending: PreparedImpl | null = null;
   private pendingValues: Map<string, Uint8Array | null> | null = null;
+  private encodeScratch: Buffer = Buffer.alloc(0);
 
   private constructor(private readonly db: Db, opts: ChainStoreOptions) {
-    this.pageCache = new LruCache(opts.treeCachePages ?? DEFAULT_TREE_CACHE_PAGES);
+    this.pageCache = new LruCache<PageKey, Page>(opts.treeCachePages ?? DEFAULT_TREE_CACHE_PAGES, recyclePage);
     this.pinnedDepth = opts.pinnedPageDepth ?? DEFAULT_PINNED_PAGE_DEPTH;
     assert(Number.isInteger(this.pinnedDepth) && this.pinnedDepth >= -1 && this.pinnedDepth <= 5, 'pinnedPageDepth must be -1..5');
     this.valueCache = new LruCache(opts.valueCacheEntries ?? DEFAULT_VALUE_CACHE_ENTRIES);
@@ -238,10 +239,25 @@ export class ChainStore implements PageSource {
     return page;
   }
 
-  private cachePage(key: PageKey, depth: number, page: Page | null): void {
-    const cache = depth <= this.pinnedDepth ? this.pinnedPages : this.pageCache;
-    if (page === null) cache.delete(key);
-    else cache.set(key, page);
+  /** Caches a page read from disk (nothing cached under its key yet). */
+  private cachePage(key: PageKey, depth: number, page: Page): void {
+    if (depth <= this.pinnedDepth) this.pinnedPages.set(key, page);
+    else this.pageCache.set(key, page);
+  }
+
+  /** After a commit: the new version of a page replaces the cached one, whose memory is then reused. */
+  private replaceCachedPage(key: PageKey, depth: number, page: Page | null): void {
+    const pinned = depth <= this.pinnedDepth;
+    const old = pinned ? this.pinnedPages.get(key) : this.pageCache.peek(key);
+    if (old !== undefined && old !== page) recyclePage(old);
+    if (pinned) {
+      if (page === null) this.pinnedPages.delete(key);
+      else this.pinnedPages.set(key, page);
+    } else if (page === null) {
+      this.pageCache.delete(key);
+    } else {
+      this.pageCache.set(key, page);
+    }
   }
 
   /**
@@ -284,9 +300,20 @@ export class ChainStore implements PageSource {
       const key = bucketKey(Bucket.STATE, c.key);
       ops.push(c.value === null ? { type: 'del', key } : { type: 'put', key, value: asBuffer(c.value) });
     }
+    // All pages are encoded into one reused buffer (safe: it is rewritten only after this batch has been written).
+    let pageBytes = 0;
+    for (const { page } of prepared.pages.values()) if (page !== null) pageBytes += encodedPageSize(page);
+    if (this.encodeScratch.length < pageBytes) this.encodeScratch = Buffer.allocUnsafeSlow(pageBytes * 2);
+    let off = 0;
     for (const { depth, keyHash, page } of prepared.pages.values()) {
       const key = bucketKey(Bucket.TREE, pageId(depth, keyHash));
-      ops.push(page === null ? { type: 'del', key } : { type: 'put', key, value: encodePage(page) });
+      if (page === null) {
+        ops.push({ type: 'del', key });
+      } else {
+        const end = encodePageInto(page, this.encodeScratch, off);
+        ops.push({ type: 'put', key, value: this.encodeScratch.subarray(off, end) });
+        off = end;
+      }
     }
     ops.push({ type: 'put', key: storeMetaKey('height'), value: Buffer.from(u64be(input.height)) });
     ops.push({ type: 'put', key: storeMetaKey('root'), value: asBuffer(prepared.root) });
@@ -307,7 +334,7 @@ export class ChainStore implements PageSource {
       this.pendingValues = null;
     }
     for (const [mk, v] of pendingValues) this.valueCache.set(mk, v);
-    for (const [k, { depth, page }] of prepared.pages) this.cachePage(k, depth, page);
+    for (const [k, { depth, page }] of prepared.pages) this.replaceCachedPage(k, depth, page);
     this.heightValue = input.height;
     this.initializedValue = true;
     this.root = prepared.root.slice();

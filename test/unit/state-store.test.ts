@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChainStore, StateError, type Prepared } from '../../src/state/store.js';
 import { verifyProof } from '../../src/state/proof.js';
+import { referenceRoot } from '../../src/state/smt.js';
+import { sha256 } from '../../src/core/hash.js';
 import type { KvChange } from '../../src/state/kv.js';
 import { utf8, toHex, fromUtf8 } from '../../src/core/bytes.js';
 import {
@@ -200,6 +202,40 @@ describe('ChainStore', () => {
     await writing;
     expect(store.height()).toBe(2n);
     expect(toHex(store.stateRoot())).toBe(toHex(p.root));
+  });
+
+  it('a tiny cache (constant eviction and reuse of page memory) still gives the model root and valid proofs', async () => {
+    await store.close();
+    store = await ChainStore.open(dir, { treeCachePages: 8, valueCacheEntries: 8, pinnedPageDepth: -1 });
+    const model = new Map<string, string>();
+    let seed = 12345;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let b = 0; b < 25; b++) {
+      const changes: KvChange[] = [];
+      for (let i = 0; i < 80; i++) {
+        const k = `m/${rand(400)}`;
+        if (rand(5) === 0) {
+          changes.push(del(k));
+          model.delete(k);
+        } else {
+          const v = `v${b}-${i}`;
+          changes.push(set(k, v));
+          model.set(k, v);
+        }
+      }
+      await commitNext(store, changes);
+      const expected = referenceRoot([...model].map(([k, v]) => ({ keyHash: sha256(utf8(k)), valueHash: sha256(utf8(v)) })));
+      expect(toHex(store.stateRoot()), `block ${b + 1}`).toBe(toHex(expected));
+      for (let j = 0; j < 5; j++) {
+        const k = `m/${rand(400)}`;
+        const { value, proof } = store.getProof(utf8(k));
+        expect(value === null ? undefined : fromUtf8(value)).toBe(model.get(k));
+        expect(verifyProof(store.stateRoot(), utf8(k), value, proof), k).toBe(true);
+      }
+    }
   });
 
   it('a closed store refuses use', async () => {
