@@ -47,6 +47,40 @@ export function stateKey(module: string, ...parts: (string | Uint8Array | bigint
   return ascii ? new KeyBytes(text) : utf8(text);
 }
 
+/**
+ * Memoises a key builder over one bytes part by the part's identity: the hot parts are addresses that live across
+ * many accesses (a sender from the VM's cache, a loan's borrower and lender), so each key is built once and its
+ * string keeps its hash for the stores' maps. Keys are shared: key bytes are never mutated.
+ */
+export function memoByBytes(build: (b: Uint8Array) => Uint8Array): (b: Uint8Array) => Uint8Array {
+  const memo = new WeakMap<Uint8Array, Uint8Array>();
+  return (b) => {
+    let k = memo.get(b);
+    if (k === undefined) {
+      k = build(b);
+      memo.set(b, k);
+    }
+    return k;
+  };
+}
+
+/**
+ * Memoises a key builder over a numeric id for the last few ids (a tx reads and writes the same record's key
+ * several times). Bounded: the memo is dropped when it reaches `max` entries.
+ */
+export function memoById(build: (id: bigint) => Uint8Array, max = 64): (id: bigint) => Uint8Array {
+  let memo = new Map<bigint, Uint8Array>();
+  return (id) => {
+    let k = memo.get(id);
+    if (k === undefined) {
+      k = build(id);
+      if (memo.size >= max) memo = new Map();
+      memo.set(id, k);
+    }
+    return k;
+  };
+}
+
 /** Fixed-width decimal for numeric key parts whose byte order must follow numeric order. */
 export function padded(n: bigint | number, width = 20): string {
   return n.toString().padStart(width, '0');

@@ -2,7 +2,7 @@
 // the sender cache.
 import { describe, it, expect } from 'vitest';
 import { KeyBytes, MemoryKv, Overlay } from '../../src/state/kv.js';
-import { stateKey, hexOf } from '../../src/vm/store.js';
+import { stateKey, hexOf, memoByBytes, memoById, padded } from '../../src/vm/store.js';
 import { utf8, toHex } from '../../src/core/bytes.js';
 import { Gas, OutOfGas } from '../../src/vm/gas.js';
 import { InvariantError } from '../../src/core/errors.js';
@@ -54,6 +54,19 @@ describe('KeyBytes and stateKey', () => {
     expect(s.constructor).toBe(Uint8Array);
     expect(Buffer.from(s).toString()).toBe('def');
     expect(Buffer.from(k.slice(0, 3)).toString()).toBe('abc');
+  });
+
+  it('memoised key builders return the built key, also after the memo is dropped', () => {
+    const byId = memoById((id) => stateKey('loan', 's', padded(id)), 4);
+    for (let round = 0; round < 2; round++) {
+      for (let id = 1n; id <= 10n; id++) expect(toHex(byId(id)), String(id)).toBe(toHex(stateKey('loan', 's', padded(id))));
+    }
+    expect(byId(10n)).toBe(byId(10n));
+    const byBytes = memoByBytes((a) => stateKey('credit', 'hist', a));
+    const a = addr(L.alice);
+    expect(byBytes(a)).toBe(byBytes(a));
+    expect(toHex(byBytes(a))).toBe(toHex(stateKey('credit', 'hist', a)));
+    expect(toHex(byBytes(addr(L.bob)))).toBe(toHex(stateKey('credit', 'hist', addr(L.bob))));
   });
 
   it('hexOf is the hex of the bytes', () => {

@@ -6,7 +6,7 @@ import { struct, u8, u64, list, str, type Infer } from '../../core/codec.js';
 import { equalBytes } from '../../core/bytes.js';
 import { assert } from '../../core/errors.js';
 import type { KvReader, KvWriter } from '../../state/kv.js';
-import { stateKey, load, save } from '../store.js';
+import { stateKey, load, save, memoByBytes } from '../store.js';
 import { OK, failure, type Module, type OpDef, type OpResult, type Genesis } from '../types.js';
 import { addressSchema, assetCodeSchema, hex } from '../util.js';
 import { hasRole } from './member.js';
@@ -52,7 +52,18 @@ export const TransferArgs = struct('asset.transfer', [
 const listKey = (): Uint8Array => stateKey('asset', 'list');
 const defKey = (code: string): Uint8Array => stateKey('asset', 'def', code);
 const supplyKey = (code: string): Uint8Array => stateKey('asset', 'supply', code);
-const balanceKey = (code: string, address: Uint8Array): Uint8Array => stateKey('asset', 'bal', code, address);
+const balanceKeyOf = (code: string, address: Uint8Array): Uint8Array => stateKey('asset', 'bal', code, address);
+/** Per asset code (at most MAX_ASSETS memos; other codes are built each time), keys by address identity. */
+const balanceKeyMemos = new Map<string, (address: Uint8Array) => Uint8Array>();
+function balanceKey(code: string, address: Uint8Array): Uint8Array {
+  let memo = balanceKeyMemos.get(code);
+  if (memo === undefined) {
+    if (balanceKeyMemos.size >= MAX_ASSETS) return balanceKeyOf(code, address);
+    memo = memoByBytes((a) => balanceKeyOf(code, a));
+    balanceKeyMemos.set(code, memo);
+  }
+  return memo(address);
+}
 
 export function loadAssetList(state: KvReader): string[] {
   return load(state, listKey(), AssetListSchema) ?? [];

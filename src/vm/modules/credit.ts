@@ -2,7 +2,7 @@
 import { struct, str, u16, u32, u64, oneOf, list, optional, encode, decode, type Infer } from '../../core/codec.js';
 import { assert } from '../../core/errors.js';
 import type { KvReader, KvWriter } from '../../state/kv.js';
-import { stateKey, load, save, MAX_RECORD_BYTES } from '../store.js';
+import { stateKey, load, save, memoByBytes, MAX_RECORD_BYTES } from '../store.js';
 import { OK, failure, type Module, type OpDef } from '../types.js';
 import { addressSchema, assetCodeSchema, hex } from '../util.js';
 import { hasRole, memberOfAccount, loadBorrower } from './member.js';
@@ -69,7 +69,7 @@ const ConsentListSchema = list(str({ max: 32 }), { max: MAX_CONSENTS });
 const attKey = (borrower: Uint8Array): Uint8Array => stateKey('credit', 'att', borrower);
 const consentKey = (borrower: Uint8Array, lenderMember: string): Uint8Array => stateKey('credit', 'consent', borrower, lenderMember);
 const consentListKey = (borrower: Uint8Array): Uint8Array => stateKey('credit', 'consents', borrower);
-const historyKey = (borrower: Uint8Array): Uint8Array => stateKey('credit', 'hist', borrower);
+const historyKey = memoByBytes((borrower) => stateKey('credit', 'hist', borrower));
 
 export function loadAttestation(state: KvReader, borrower: Uint8Array): Attestation | null {
   return load(state, attKey(borrower), AttestationSchema) ?? null;

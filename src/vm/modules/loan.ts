@@ -4,7 +4,7 @@ import { struct, str, u16, u32, u64, list, oneOf, optional, encode, decode, type
 import { equalBytes, fromHex } from '../../core/bytes.js';
 import { assert } from '../../core/errors.js';
 import { Overlay, type KvReader, type KvWriter } from '../../state/kv.js';
-import { stateKey, load, save, padded, MAX_RECORD_BYTES } from '../store.js';
+import { stateKey, load, save, padded, memoById, MAX_RECORD_BYTES } from '../store.js';
 import { OK, failure, type BlockStepContext, type Genesis, type Module, type OpDef, type OpResult } from '../types.js';
 import { addressSchema, assetCodeSchema, hex, page } from '../util.js';
 import {
@@ -267,9 +267,9 @@ export const RecordSaleArgs = struct('loan.recordSale', [['loanId', u64], ['buye
 // ---- state keys ----
 const countKey = (): Uint8Array => stateKey('loan', 'count');
 const appKey = (id: bigint): Uint8Array => stateKey('loan', 'app', padded(id));
-const loanKey = (id: bigint): Uint8Array => stateKey('loan', 'l', padded(id));
-const loanStateKey = (id: bigint): Uint8Array => stateKey('loan', 's', padded(id));
-const schedKey = (id: bigint): Uint8Array => stateKey('loan', 'sched', padded(id));
+const loanKey = memoById((id) => stateKey('loan', 'l', padded(id)));
+const loanStateKey = memoById((id) => stateKey('loan', 's', padded(id)));
+const schedKey = memoById((id) => stateKey('loan', 'sched', padded(id)));
 const byBorrowerCountKey = (b: Uint8Array): Uint8Array => stateKey('loan', 'by', b, 'count');
 const byBorrowerItemKey = (b: Uint8Array, i: bigint): Uint8Array => stateKey('loan', 'by', b, padded(i));
 const debtKey = (b: Uint8Array, asset: string): Uint8Array => stateKey('loan', 'debt', b, asset);
