@@ -119,7 +119,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
     maxBytes: 8 * 1024 * 1024,
     timeStepMs: null,
   },
-  consensus: { engine: 'solo', signStateFile: 'data/signer.json' },
+  consensus: { engine: 'bft', signStateFile: 'data/signer.json' },
   log: { level: 'info' },
   metrics: { enabled: true },
 };

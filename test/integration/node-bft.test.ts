@@ -92,6 +92,21 @@ describe('node on the BFT engine', () => {
     }
   }, 10_000);
 
+  it('consensus.engine "solo" stays selectable: the single-validator producer commits with its own precommit', async () => {
+    const h = makeHome({ consensus: { engine: 'solo' } });
+    homes.push(h);
+    const node = new Node(loadNodeOptions(h.home));
+    const { rpcUrl: url } = await node.start();
+    try {
+      const r = await call<{ committed: { height: string; receipt: { code: string } } }>(url, 'tx_submit', { tx: transfer(0n).hex, wait: true });
+      expect(r.committed.receipt.code).toBe('OK');
+      await checkCommits(node, node.height());
+      expect(existsSync(join(h.home, 'data', 'signer.json')), 'solo keeps no signer record').toBe(false);
+    } finally {
+      await node.stop();
+    }
+  }, 10_000);
+
   it('survives kill -9: resumes at its height, keeps committing, no conflicting signature', async () => {
     expect(existsSync(MAIN), `${MAIN} is missing: run "npm run build" (npm test does it)`).toBe(true);
     const h = makeHome({ consensus: { engine: 'bft' }, log: { level: 'debug' }, block: { intervalMs: 15, emptyBlockIntervalMs: 0 } });
