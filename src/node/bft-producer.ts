@@ -109,7 +109,8 @@ export function replayChainState(app: ChainApp, genesis: ChainGenesis, params: C
 
 /** The node's ChainApp as consensus's Application: execution results are cached by block hash until finalize. */
 class ChainApplication implements Application {
-  private readonly executed = new Map<string, BuiltBlock>();
+  /** Executed blocks of the current height by hash, with how long execution took (ns). */
+  private readonly executed = new Map<string, { built: BuiltBlock; execNs: bigint }>();
   /** The commit in flight (stop waits for it). */
   inFlight: Promise<unknown> | null = null;
 
@@ -122,6 +123,7 @@ class ChainApplication implements Application {
 
   prepareProposal(req: PrepareProposalRequest): Block {
     const { app, mempool } = this.deps;
+    const started = process.hrtime.bigint();
     const entries = mempool.reap({ maxGas: this.blockGasLimit, maxTxs: this.block.maxTxs, maxBytes: this.block.maxBytes });
     const built = app.buildBlock({
       height: req.height,
@@ -134,14 +136,15 @@ class ChainApplication implements Application {
       validatorsHash: req.validatorsHash,
       nextValidatorsHash: req.nextValidatorsHash,
     });
-    this.executed.set(toHex(built.hash), built);
+    this.executed.set(toHex(built.hash), { built, execNs: process.hrtime.bigint() - started });
     return built.block;
   }
 
   processProposal(block: Block): ProcessProposalResult {
     try {
+      const started = process.hrtime.bigint();
       const built = this.execute(block, this.misbehaviourOf(block.evidence.map((ev) => ev.voteA.body), block.header.timeMs));
-      this.executed.set(toHex(built.hash), built);
+      this.executed.set(toHex(built.hash), { built, execNs: process.hrtime.bigint() - started });
       return { valid: true };
     } catch (e) {
       if (e instanceof InvalidBlockError) return { valid: false, reason: e.message };
@@ -150,11 +153,15 @@ class ChainApplication implements Application {
   }
 
   finalizeBlock(block: Block, commit: Commit, misbehaviour: Misbehaviour[]): Promise<FinalizeBlockResult> {
+    const started = process.hrtime.bigint();
     const hex = toHex(blockHash(block.header));
     // A synced block (or one whose execution was dropped) is executed now; a mismatch here halts the node.
-    const built = this.executed.get(hex) ?? this.execute(block, misbehaviour);
+    const cached = this.executed.get(hex);
+    const built = cached?.built ?? this.execute(block, misbehaviour);
     this.executed.clear();
     const p = this.deps.app.commitBlock(built, commit).then((committed) => {
+      // Execute + state root + write, as the solo producer measures it (signing is the engine's).
+      this.deps.metrics?.blockBuild.observe(Number((cached?.execNs ?? 0n) + process.hrtime.bigint() - started) / 1e9);
       this.deps.onCommitted(committed);
       return { stateRoot: built.prepared.root, validatorUpdates: built.validatorUpdates };
     });
@@ -189,6 +196,7 @@ export class BftProducer implements BlockProducer {
   private engine: ConsensusEngine | null = null;
   private stopped = true;
   private lastBlockAtMs: number;
+  private lastCommitWallMs: number | null = null;
   /** The start of the next height, held while the gate is closed. */
   private gated: (() => void) | null = null;
   private gatedHeight = -1n;
@@ -225,15 +233,24 @@ export class BftProducer implements BlockProducer {
       // which is exactly that, and every node of a devnet computes the same, so proposals are timely).
       clock: { nowMs: () => (step === null ? BigInt(this.deps.clock()) : genesisTimeMs + engine.height * step) },
       onCommitted: (b, _c, r) => {
-        this.lastBlockAtMs = this.deps.clock();
+        const now = this.deps.clock();
+        if (this.lastCommitWallMs !== null) this.deps.metrics?.blockInterval.observe((now - this.lastCommitWallMs) / 1000);
+        this.lastCommitWallMs = now;
+        this.lastBlockAtMs = now;
         logger.debug({ height: b.header.height.toString(), txs: b.txs.length, validatorUpdates: r.validatorUpdates.length }, 'block committed');
       },
-      onNotice: (e) => logger.debug({ notice: e.type, code: e.code, msg: e.message }, 'consensus notice'),
+      // A refused signature of our own deserves attention (e.g. a signer record ahead of this database); a refused
+      // peer message is routine.
+      onNotice: (e) => (e.type === 'signRefused' ? logger.warn : logger.debug).call(logger, { notice: e.type, code: e.code, reason: e.message }, 'consensus notice'),
       onHalt: (err) => this.fail(err),
     });
     this.network.onMessage((msg) => this.receive(msg));
     this.stopped = false;
     logger.info({ height: chain.height.toString(), signState: signState === null ? null : `${signState.height}/${signState.round}/${signState.step}` }, 'BFT consensus starting');
+    if (signState !== null && signState.height > chain.height) {
+      logger.warn({ signedHeight: signState.height.toString(), height: chain.height.toString(), signStateFile: this.opts.signStatePath },
+        'the signer record is ahead of this database: the guard refuses to sign until the chain reaches that height');
+    }
     const midHeight = signState !== null && signState.height === chain.height;
     if (midHeight) this.guard(() => this.driver!.start());
     else this.holdUntilReady(chain.height, () => this.driver!.start());
