@@ -206,16 +206,23 @@ export function lazy<T>(name: string, get: () => Schema<T>): Schema<T> {
  */
 function encodeU64(v: bigint): Uint8Array {
   const out = new Uint8Array(9);
-  const dv = new DataView(out.buffer);
   if (v < 1n << 63n) {
     out[0] = 0xd3;
-    dv.setBigInt64(1, v);
+    U64_SCRATCH.setBigInt64(0, v);
   } else {
     out[0] = 0xcf;
-    dv.setBigUint64(1, v);
+    U64_SCRATCH.setBigUint64(0, v);
   }
+  for (let i = 0; i < 8; i++) out[i + 1] = U64_SCRATCH_BYTES[i]!;
   return out;
 }
+
+/**
+ * An 8-byte scratch for the u64 fast paths: a DataView made per call cost more than the rest of the encoding.
+ * Encoding is synchronous, so one scratch serves every call.
+ */
+const U64_SCRATCH_BYTES = new Uint8Array(8);
+const U64_SCRATCH = new DataView(U64_SCRATCH_BYTES.buffer);
 
 export function encode<T>(schema: Schema<T>, value: T): Uint8Array {
   const wire = schema.toWire(value, schema.name);
@@ -236,16 +243,15 @@ export function encode<T>(schema: Schema<T>, value: T): Uint8Array {
  */
 function canonicalU64(data: Uint8Array): bigint | undefined {
   if (data.length !== 9) return undefined;
-  const dv = new DataView(data.buffer, data.byteOffset, 9);
-  if (data[0] === 0xd3) {
-    const v = dv.getBigInt64(1);
+  const tag = data[0];
+  if (tag !== 0xd3 && tag !== 0xcf) return undefined;
+  for (let i = 0; i < 8; i++) U64_SCRATCH_BYTES[i] = data[i + 1]!;
+  if (tag === 0xd3) {
+    const v = U64_SCRATCH.getBigInt64(0);
     return v >= 0n ? v : undefined;
   }
-  if (data[0] === 0xcf) {
-    const v = dv.getBigUint64(1);
-    return v >= 1n << 63n ? v : undefined;
-  }
-  return undefined;
+  const v = U64_SCRATCH.getBigUint64(0);
+  return v >= 1n << 63n ? v : undefined;
 }
 
 export function decode<T>(schema: Schema<T>, data: Uint8Array, maxBytes: number): T {

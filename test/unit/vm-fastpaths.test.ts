@@ -178,6 +178,12 @@ describe('u64 encoding fast path', () => {
     fc.assert(fc.property(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), (v) => toHex(encode(u64, v)) === general(v)));
   });
 
+  it('decoding still refuses non-canonical and negative 9-byte encodings', () => {
+    const small = Uint8Array.from([0xcf, 0, 0, 0, 0, 0, 0, 0, 5]); // uint64 tag for a value below 2^63
+    const negative = Uint8Array.from([0xd3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    for (const bad of [small, negative]) expect(() => decode(u64, bad, 16), toHex(bad)).toThrow(CodecError);
+  });
+
   it('refuses values outside u64 as before', () => {
     for (const v of [-1n, 2n ** 64n]) expect(() => encode(u64, v), String(v)).toThrow(CodecError);
     expect(() => encode(u64, 5 as unknown as bigint)).toThrow(CodecError);
