@@ -170,8 +170,35 @@ export function optional<T>(inner: Schema<T>): Schema<T | null> {
 type Fields = readonly (readonly [string, Schema<unknown>])[];
 type StructOf<F extends Fields> = { [K in F[number] as K[0]]: Infer<K[1]> };
 
+/**
+ * Structs whose fields are all u64 (most ops' arguments: ids and amounts) have one canonical layout: a fixarray of
+ * n 9-byte u64 encodings. decode reads that layout directly (same results and refusals as the general path, which
+ * it falls back to for anything else; tested).
+ */
+const U64_STRUCT_FIELDS = new WeakMap<Schema<unknown>, readonly string[]>();
+
+function decodeU64Struct(fieldNames: readonly string[], data: Uint8Array): Record<string, bigint> | undefined {
+  const n = fieldNames.length;
+  if (data.length !== 1 + 9 * n || data[0] !== (0x90 | n)) return undefined;
+  const out: Record<string, bigint> = {};
+  for (let i = 0; i < n; i++) {
+    const v = canonicalU64(data.subarray(1 + 9 * i, 10 + 9 * i));
+    if (v === undefined) return undefined;
+    out[fieldNames[i]!] = v;
+  }
+  return out;
+}
+
 /** A record encoded as a fixed-order array of its fields: the field order is the format. */
 export function struct<const F extends Fields>(name: string, fields: F): Schema<StructOf<F>> {
+  const schema = structSchema(name, fields);
+  if (fields.length > 0 && fields.length < 16 && fields.every(([, s]) => s === (u64 as Schema<unknown>))) {
+    U64_STRUCT_FIELDS.set(schema as Schema<unknown>, fields.map(([k]) => k));
+  }
+  return schema;
+}
+
+function structSchema<const F extends Fields>(name: string, fields: F): Schema<StructOf<F>> {
   return {
     name,
     toWire(v, path) {
@@ -259,6 +286,11 @@ export function decode<T>(schema: Schema<T>, data: Uint8Array, maxBytes: number)
   if (data.length > maxBytes) fail('OVERSIZE', schema.name, `at most ${maxBytes} bytes, got ${data.length}`);
   if (schema === (u64 as Schema<unknown>)) {
     const v = canonicalU64(data);
+    if (v !== undefined) return v as T;
+  }
+  const u64Fields = U64_STRUCT_FIELDS.get(schema as Schema<unknown>);
+  if (u64Fields !== undefined) {
+    const v = decodeU64Struct(u64Fields, data);
     if (v !== undefined) return v as T;
   }
   let raw: unknown;

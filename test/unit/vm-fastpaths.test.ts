@@ -11,7 +11,7 @@ import { allModules } from '../../src/vm/registry.js';
 import { keyPairFromLabel, addressOf } from '../../src/core/keys.js';
 import { TransferArgs } from '../../src/vm/modules/asset.js';
 import { TestChain, L, addr } from '../helpers/vm.js';
-import { encode, decode, u64 } from '../../src/core/codec.js';
+import { encode, decode, u64, struct, lazy } from '../../src/core/codec.js';
 import { CodecError } from '../../src/core/errors.js';
 import { Packr } from 'msgpackr';
 import fc from 'fast-check';
@@ -187,5 +187,31 @@ describe('u64 encoding fast path', () => {
   it('refuses values outside u64 as before', () => {
     for (const v of [-1n, 2n ** 64n]) expect(() => encode(u64, v), String(v)).toThrow(CodecError);
     expect(() => encode(u64, 5 as unknown as bigint)).toThrow(CodecError);
+  });
+});
+
+describe('all-u64 struct decoding fast path', () => {
+  const Fast = struct('pair', [['a', u64], ['b', u64]] as const);
+  // The same format through the general path: a lazy field makes the struct not all-u64 for the fast path.
+  const General = struct('pair', [['a', u64], ['b', lazy('u64', () => u64)]] as const);
+  const outcome = (schema: typeof Fast, bytes: Uint8Array): string => {
+    try {
+      return JSON.stringify(decode(schema, bytes, 64), (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+    } catch (e) {
+      return e instanceof CodecError ? `error ${e.code}` : `throw ${String(e)}`;
+    }
+  };
+
+  it('decodes and refuses exactly as the general path', () => {
+    const value = fc.record({ a: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), b: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }) });
+    fc.assert(fc.property(value, fc.nat({ max: 18 }), fc.nat({ max: 255 }), (v, at, byte) => {
+      const good = encode(Fast, v);
+      expect(toHex(good)).toBe(toHex(encode(General, v)));
+      expect(outcome(Fast, good)).toBe(outcome(General, good));
+      const bad = Uint8Array.from(good);
+      bad[at] = byte;
+      expect(outcome(Fast, bad)).toBe(outcome(General, bad));
+      expect(outcome(Fast, good.subarray(0, at))).toBe(outcome(General, good.subarray(0, at)));
+    }), { numRuns: 300 });
   });
 });
