@@ -1,5 +1,6 @@
 // Signature verification and hashing on one core: the physical limit of the chain (every validator verifies every tx).
 import { createPublicKey, verify as nodeVerify, createHash, hash as oneShotHash } from 'node:crypto';
+import sodium from 'sodium-native';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { keyPairFromLabel, sign, verify } from '../src/core/keys.js';
@@ -20,6 +21,7 @@ const rows = [
   { op: 'sha256 200 B', impl: 'src/core/hash sha256 (used)', opsPerSec: opsPerSecond(() => void sha256(msg)) },
   { op: 'sha256 200 B', impl: 'node:crypto createHash', opsPerSec: opsPerSecond(() => void createHash('sha256').update(msg).digest()) },
   { op: 'sha256 200 B', impl: 'node:crypto hash() one-shot', opsPerSec: opsPerSecond(() => void oneShotHash('sha256', msg, 'buffer')) },
+  { op: 'sha256 200 B', impl: 'sodium-native crypto_hash_sha256', opsPerSec: opsPerSecond(() => void sodium.crypto_hash_sha256(Buffer.allocUnsafe(32), msg)) },
   { op: 'sha256 200 B', impl: '@noble/hashes', opsPerSec: opsPerSecond(() => void nobleSha256(msg)) },
 ];
 printTable('crypto, one core', rows);

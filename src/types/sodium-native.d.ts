@@ -6,6 +6,7 @@ declare module 'sodium-native' {
     crypto_sign_detached(sig: Buffer, message: Buffer, sk: Buffer): void;
     crypto_sign_verify_detached(sig: Buffer, message: Buffer, pk: Buffer): boolean;
     randombytes_buf(buf: Buffer): void;
+    crypto_hash_sha256(out: Uint8Array, input: Uint8Array): void;
   };
   export default sodium;
 }
