@@ -1,5 +1,5 @@
 // A real node on the BFT engine: blocks carry commit certificates that verifyCommit accepts against the validator
-// set, an idle chain makes no empty blocks, devnet block times, and the signer record survives kill -9 (the
+// set, an idle chain makes no empty blocks (a peer's message starts a held height), devnet block times, and the signer record survives kill -9 (the
 // restarted node resumes at its height and keeps committing, with no conflicting signature).
 // The kill -9 part runs the built node (dist/src/node/main.js): `npm test` builds dist/ before vitest runs.
 import { describe, it, expect, afterAll } from 'vitest';
@@ -7,16 +7,18 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { decodeBlock, decodeCommit } from '../../src/core/types.js';
-import { addressOf } from '../../src/core/keys.js';
-import { equalBytes } from '../../src/core/bytes.js';
+import { decodeBlock, decodeCommit, signVote, VOTE_PREVOTE } from '../../src/core/types.js';
+import { addressOf, keyPairFromLabel } from '../../src/core/keys.js';
+import { equalBytes, toHex } from '../../src/core/bytes.js';
 import { verifyCommit } from '../../src/consensus/verify-commit.js';
 import { ValidatorSet } from '../../src/consensus/validator-set.js';
 import { FileSignStateStore } from '../../src/node/signer-store.js';
 import { Node, loadNodeOptions } from '../../src/node/node.js';
+import { BftProducer, type NodeConsensusNetwork } from '../../src/node/bft-producer.js';
+import type { ConsensusMessage } from '../../src/consensus/messages.js';
 import { ChainStore } from '../../src/state/store.js';
 import { TransferArgs } from '../../src/vm/modules/asset.js';
-import { makeHome, call, rpc, buildTx, addrHex, K, CHAIN_ID, DAY_MS, GENESIS_TIME_MS } from './node-helpers.js';
+import { makeHome, call, rpc, buildTx, addrHex, genesisDoc, K, CHAIN_ID, DAY_MS, GENESIS_TIME_MS } from './node-helpers.js';
 
 const MAIN = resolve('dist/src/node/main.js');
 const validators = ValidatorSet.fromGenesis([{ publicKey: K.validator.publicKey, power: 1_000_000n }]);
@@ -87,6 +89,43 @@ describe('node on the BFT engine', () => {
     try {
       for (let i = 0; i < 100 && node.height() < 2n; i++) await sleep(20);
       expect(node.height()).toBeGreaterThanOrEqual(2n);
+    } finally {
+      await node.stop();
+    }
+  }, 10_000);
+
+  it('a held height starts when a peer\'s message for it arrives through the network', async () => {
+    // Two validators (ours 3/4 of the power, a quorum alone), an idle mempool, no empty blocks: the node holds height 1
+    // until the peer's prevote for it arrives through the injected network, then runs the height.
+    const peer = keyPairFromLabel('itest-bft-peer');
+    const g = genesisDoc();
+    g.members.push({ id: 'peer', name: 'Peer Operator', roles: ['validator'], accounts: [toHex(peer.publicKey)] });
+    g.validators = [{ publicKey: toHex(K.validator.publicKey), stake: '3000000', memberId: 'operator' }, { publicKey: toHex(peer.publicKey), stake: '1000000', memberId: 'peer' }];
+    const h = makeHome({ consensus: { engine: 'bft' }, block: { intervalMs: 10, emptyBlockIntervalMs: 0 } }, g);
+    homes.push(h);
+    const sent: ConsensusMessage[] = [];
+    let receive: ((m: ConsensusMessage) => void) | null = null;
+    const network: NodeConsensusNetwork = {
+      broadcast: (m) => { sent.push(m); },
+      onMessage: (r) => { receive = r; },
+      close: () => { receive = null; },
+    };
+    const opts = loadNodeOptions(h.home);
+    const node = new Node(opts, {
+      createProducer: (ctx) => new BftProducer(
+        { block: opts.config.block, genesis: opts.genesis, signStatePath: join(h.home, 'data', 'signer.json') },
+        { ...ctx, key: K.validator, clock: Date.now, network },
+      ),
+    });
+    await node.start();
+    try {
+      await sleep(100);
+      expect(sent, 'held: nothing signed at height 1').toEqual([]);
+      const vote = signVote({ chainId: CHAIN_ID, type: VOTE_PREVOTE, height: 1n, round: 0, blockHash: new Uint8Array(0), validator: addressOf(peer.publicKey) }, peer);
+      receive!({ kind: 'vote', vote });
+      for (let i = 0; i < 50 && node.height() < 1n; i++) await sleep(10);
+      expect(sent.some((m) => m.kind === 'vote' && m.vote.body.height === 1n), 'our votes for height 1 went out').toBe(true);
+      expect(node.height(), 'our 3/4 of the power commits height 1').toBe(1n);
     } finally {
       await node.stop();
     }
