@@ -15,6 +15,7 @@ import { encode, decode, u64, struct, lazy } from '../../src/core/codec.js';
 import { CodecError } from '../../src/core/errors.js';
 import { Packr } from 'msgpackr';
 import fc from 'fast-check';
+import { encodeHistory, decodeHistory, HistorySchema } from '../../src/vm/modules/credit.js';
 
 const b = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
 
@@ -213,5 +214,24 @@ describe('all-u64 struct decoding fast path', () => {
       expect(outcome(Fast, bad)).toBe(outcome(General, bad));
       expect(outcome(Fast, good.subarray(0, at))).toBe(outcome(General, good.subarray(0, at)));
     }), { numRuns: 300 });
+  });
+});
+
+describe('credit history fast paths', () => {
+  const count = fc.oneof(fc.nat({ max: 130 }), fc.nat({ max: 0xffff_ffff }));
+  const history = fc.record({ onTime: count, late: count, defaulted: count, paidOff: count });
+
+  it('write and read the codec bytes and values', () => {
+    fc.assert(fc.property(history, (h) => {
+      expect(toHex(encodeHistory(h))).toBe(toHex(encode(HistorySchema, h)));
+      expect(decodeHistory(encode(HistorySchema, h))).toEqual(h);
+    }), { numRuns: 300 });
+  });
+
+  it('refuse what the codec refuses', () => {
+    const nonMinimal = Uint8Array.from([0x94, 0xcc, 5, 0, 0, 0]); // 5 as uint8: not canonical
+    const short = Uint8Array.from([0x94, 1, 2, 3]);
+    const trailing = Uint8Array.from([0x94, 1, 2, 3, 4, 5]);
+    for (const bad of [nonMinimal, short, trailing]) expect(() => decodeHistory(bad), toHex(bad)).toThrow(CodecError);
   });
 });

@@ -88,22 +88,30 @@ export function loadConsent(state: KvReader, borrower: Uint8Array, lender: Uint8
 }
 
 /**
- * Decoded histories by the identity of their stored bytes (every installment paid rewrites one, and decoding
- * re-encodes to check canonical form). Decoding is a pure function of the bytes and stored bytes are never mutated,
- * so a hit is what decoding would return; callers get a copy.
+ * Every installment paid rewrites a history, so it has direct fast paths: while all four counters are below 128 the
+ * canonical encoding is 5 bytes, a fixarray (0x94) of positive fixints; those bytes are read and written directly
+ * (the same bytes and values as the codec's, tested), anything else goes through the codec.
  */
-const decodedHistory = new WeakMap<Uint8Array, CreditHistory>();
+function encodeHistory(h: CreditHistory): Uint8Array {
+  if (h.onTime < 0x80 && h.late < 0x80 && h.defaulted < 0x80 && h.paidOff < 0x80) {
+    return Uint8Array.of(0x94, h.onTime, h.late, h.defaulted, h.paidOff);
+  }
+  return encode(HistorySchema, h);
+}
+
+function decodeHistory(raw: Uint8Array): CreditHistory {
+  if (raw.length === 5 && raw[0] === 0x94 && raw[1]! < 0x80 && raw[2]! < 0x80 && raw[3]! < 0x80 && raw[4]! < 0x80) {
+    return { onTime: raw[1]!, late: raw[2]!, defaulted: raw[3]!, paidOff: raw[4]! };
+  }
+  return decode(HistorySchema, raw, MAX_RECORD_BYTES);
+}
 
 function loadHistoryAt(state: KvReader, key: Uint8Array): CreditHistory {
   const raw = state.get(key);
-  if (raw === undefined) return { onTime: 0, late: 0, defaulted: 0, paidOff: 0 };
-  let h = decodedHistory.get(raw);
-  if (h === undefined) {
-    h = decode(HistorySchema, raw, MAX_RECORD_BYTES);
-    decodedHistory.set(raw, h);
-  }
-  return { ...h };
+  return raw === undefined ? { onTime: 0, late: 0, defaulted: 0, paidOff: 0 } : decodeHistory(raw);
 }
+
+export { encodeHistory, decodeHistory };
 
 export function loadHistory(state: KvReader, borrower: Uint8Array): CreditHistory {
   return loadHistoryAt(state, historyKey(borrower));
@@ -114,9 +122,7 @@ export function recordHistory(state: KvWriter, borrower: Uint8Array, kind: Histo
   const key = historyKey(borrower);
   const h = loadHistoryAt(state, key);
   if (h[kind] < 0xffff_ffff) h[kind] += 1;
-  const raw = encode(HistorySchema, h);
-  decodedHistory.set(raw, { ...h });
-  state.set(key, raw);
+  state.set(key, encodeHistory(h));
 }
 
 // ---- operations ----
