@@ -25,6 +25,18 @@ export function sha256(...parts: Uint8Array[]): Uint8Array {
   return new Uint8Array(out.buffer, out.byteOffset, HASH_BYTES);
 }
 
+/** sha256 of `data` as a Buffer (pool-allocated): for callers that sort or compare hashes as Buffers. */
+export function sha256Buffer(data: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(HASH_BYTES);
+  sodium.crypto_hash_sha256(out, data);
+  return out;
+}
+
+/** Writes sha256(data) into `out` (32 bytes) without allocating: for hot loops that hash into scratch buffers. */
+export function sha256Into(out: Uint8Array, data: Uint8Array): void {
+  sodium.crypto_hash_sha256(out, data);
+}
+
 const LEAF = new Uint8Array([0]);
 const INNER = new Uint8Array([1]);
 

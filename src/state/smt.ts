@@ -9,24 +9,15 @@
 // Page invariant (makes the structure, and so the root, a function of the key set alone): a page below the root holds
 // at least two leaves in its subtree; a slot holds an empty subtree, one leaf, or a child page. Updating is
 // copy-on-write: pages read from the store are never mutated, so `prepare` can run without changing committed state.
-import sodiumNative from 'sodium-native';
 import { assert } from '../core/errors.js';
-import { HASH_BYTES } from '../core/hash.js';
+import { HASH_BYTES, sha256Buffer, sha256Into } from '../core/hash.js';
 import { treeInnerHash, treeLeafHash } from './proof.js';
-
-// sodium-native's sha256 runs ~3x faster than node:crypto for 65-byte inputs (call overhead dominates); the bytes
-// are the same sha256, and the standalone verifier (proof.ts) recomputes them with node:crypto.
-const sodium = sodiumNative as unknown as { crypto_hash_sha256(out: Buffer, input: Buffer): void };
 
 const SCRATCH_IN = Buffer.alloc(1 + 2 * HASH_BYTES);
 const SCRATCH_OUT = Buffer.alloc(HASH_BYTES);
 
-/** sha256 of arbitrary bytes, as a fresh 32-byte Buffer. */
-export function fastSha256(data: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(HASH_BYTES);
-  sodium.crypto_hash_sha256(out, Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-  return out;
-}
+/** sha256 of arbitrary bytes, as a fresh 32-byte Buffer (the one sha256 of src/core/hash.ts). */
+export const fastSha256 = sha256Buffer;
 
 /**
  * buf[outOff, +32) = sha256(tag || buf[inOff, +64)). Both hashed node shapes (a leaf's keyHash||valueHash, an inner
@@ -35,7 +26,7 @@ export function fastSha256(data: Uint8Array): Buffer {
 function hashTagged64(tag: number, buf: Buffer, inOff: number, outOff: number): void {
   SCRATCH_IN[0] = tag;
   for (let k = 0; k < 64; k++) SCRATCH_IN[1 + k] = buf[inOff + k]!;
-  sodium.crypto_hash_sha256(SCRATCH_OUT, SCRATCH_IN);
+  sha256Into(SCRATCH_OUT, SCRATCH_IN);
   for (let k = 0; k < HASH_BYTES; k++) buf[outOff + k] = SCRATCH_OUT[k]!;
 }
 
