@@ -309,7 +309,23 @@ export function loadLoan(state: KvReader, id: bigint): Loan | null {
   if (terms === null) return null;
   const raw = state.get(loanStateKey(id));
   assert(raw !== undefined, 'loan without state', { id: String(id) });
-  return { ...terms, offer: terms.offer && { ...terms.offer }, sale: terms.sale && { ...terms.sale }, ...decodeLoanState(raw) };
+  const t = terms;
+  const st = decodeLoanState(raw);
+  // Spelled out rather than spread: one literal gives the 40-field loan a fixed shape (fast field access in the
+  // whole module); the spread of two objects measured slower.
+  return {
+    id: t.id, productId: t.productId, lenderMember: t.lenderMember, lender: t.lender, borrower: t.borrower, vin: t.vin,
+    asset: t.asset, principal: t.principal, aprBps: t.aprBps, method: t.method, termMonths: t.termMonths,
+    installment: t.installment, graceDays: t.graceDays, lateFeeKind: t.lateFeeKind, lateFeeValue: t.lateFeeValue,
+    penaltyUpliftBps: t.penaltyUpliftBps, defaultDays: t.defaultDays, fundedAtMs: t.fundedAtMs, fundedDay: t.fundedDay,
+    offer: t.offer && { ...t.offer }, sale: t.sale && { ...t.sale },
+    status: st.status, bucket: st.bucket, dueCount: st.dueCount, interestFallenDue: st.interestFallenDue,
+    principalFallenDue: st.principalFallenDue, interestPaid: st.interestPaid, principalPaid: st.principalPaid,
+    advance: st.advance, firstUnpaid: st.firstUnpaid, firstUnpaidCum: st.firstUnpaidCum, feeCursor: st.feeCursor,
+    feeCum: st.feeCum, feesCharged: st.feesCharged, feesPaid: st.feesPaid, penaltyWhole: st.penaltyWhole,
+    penaltyFrac: st.penaltyFrac, penaltyPaid: st.penaltyPaid, accruedDay: st.accruedDay, wakeDay: st.wakeDay,
+    defaultedAtMs: st.defaultedAtMs, repossessedAtMs: st.repossessedAtMs, closedAtMs: st.closedAtMs,
+  };
 }
 
 function termsOf(l: Loan): LoanTerms {
