@@ -259,10 +259,6 @@ export function encode<T>(schema: Schema<T>, value: T): Uint8Array {
 }
 
 /**
- * Decodes canonical bytes. Refuses input over `maxBytes`, malformed msgpack, trailing bytes, wrong arity and types,
- * and any encoding other than the canonical one, with a CodecError naming the field.
- */
-/**
  * Fast path for the most common state value (balances, nonces, counters): a u64 whose canonical encoding is
  * msgpack int64 (0xd3) for values below 2^63 and uint64 (0xcf) from 2^63, 9 bytes. Returns the value when `data` is
  * exactly that encoding, else undefined and the general path decides (and reports the error). Same result as the
@@ -281,6 +277,10 @@ function canonicalU64(data: Uint8Array): bigint | undefined {
   return v >= 1n << 63n ? v : undefined;
 }
 
+/**
+ * Decodes canonical bytes. Refuses input over `maxBytes`, malformed msgpack, trailing bytes, wrong arity and types,
+ * and any encoding other than the canonical one, with a CodecError naming the field.
+ */
 export function decode<T>(schema: Schema<T>, data: Uint8Array, maxBytes: number): T {
   if (!(data instanceof Uint8Array)) fail('WRONG_TYPE', schema.name, 'expected bytes');
   if (data.length > maxBytes) fail('OVERSIZE', schema.name, `at most ${maxBytes} bytes, got ${data.length}`);
