@@ -1,7 +1,6 @@
 // loan module: underwriting (every rejection reason), funding with lien, repayment order, delinquency, default,
 // repossession and sale, assignment, the due index, views, and every failure code.
 import { describe, it, expect } from 'vitest';
-import { readFileSync } from 'node:fs';
 import { LoanChain, L, addr, DAY_MS, makeVin, productParams } from '../helpers/vm-loan.js';
 import { expectRejected, supplyAndBalances, GENESIS_TIME_MS, commitment } from '../helpers/vm.js';
 import { Overlay } from '../../src/state/kv.js';
@@ -9,13 +8,13 @@ import { balanceOf } from '../../src/vm/modules/asset.js';
 import { loadVehicle, SetStatusArgs, AppraiseArgs, TransferOwnershipArgs } from '../../src/vm/modules/vehicle.js';
 import { loadHistory, ConsentArgs, RevokeConsentArgs, AttestArgs } from '../../src/vm/modules/credit.js';
 import { OnboardBorrowerArgs } from '../../src/vm/modules/member.js';
-import { CreateArgs, RetireArgs, UpdateArgs, productModule, PRODUCT_CODES } from '../../src/vm/modules/product.js';
+import { CreateArgs, RetireArgs, UpdateArgs } from '../../src/vm/modules/product.js';
 import {
   ApplyArgs, FundArgs, AssignArgs, AcceptAssignmentArgs, RepossessArgs, RecordSaleArgs, LOAN_CODES,
-  loadLoan, loadApplication, loadSchedule, balancesOf, monthlyDebtOf, processDue, views, APPROVAL_TTL_MS, REJECTION_REASONS, loanModule,
+  loadLoan, loadApplication, loadSchedule, balancesOf, monthlyDebtOf, processDue, views, APPROVAL_TTL_MS, REJECTION_REASONS,
   encodeLoanState, decodeLoanState, LOAN_STATE_BYTES,
 } from '../../src/vm/modules/loan.js';
-import type { Module, VmEvent } from '../../src/vm/types.js';
+import type { VmEvent } from '../../src/vm/types.js';
 
 const A = 425_907n; // 140,000.00 at 6% (band B) over 36 months, level payment (python3 decimal)
 const FIRST_INTEREST = 70_000n;
@@ -481,32 +480,6 @@ describe('loan views and conservation', () => {
   });
 });
 
-describe('docs/vm-loan.md', () => {
-  const doc = readFileSync(new URL('../../docs/vm-loan.md', import.meta.url), 'utf8');
-  const section = (name: string): string => {
-    const start = doc.indexOf(`\n## ${name}\n`);
-    expect(start, `section ${name}`).toBeGreaterThan(0);
-    const end = doc.indexOf('\n## ', start + 1);
-    return doc.slice(start, end < 0 ? undefined : end);
-  };
-  const mods: [Module, Record<string, string>][] = [[productModule, PRODUCT_CODES], [loanModule, LOAN_CODES]];
-  for (const [mod, codes] of mods) {
-    it(`documents every ${mod.name} op with its gas base, and exactly its error codes`, () => {
-      const text = section(mod.name);
-      for (const [op, def] of Object.entries(mod.ops)) {
-        const row = new RegExp(`^\\| \`${op}\` \\|.*\\| ([0-9,]+) \\|$`, 'm').exec(text);
-        expect(row, `${mod.name}.${op} row`).not.toBeNull();
-        expect(BigInt(row![1]!.replaceAll(',', '')), `${mod.name}.${op} gas`).toBe(def.gasBase);
-      }
-      const documented = [...text.matchAll(new RegExp(`^\\| \`(${mod.name}\\.[A-Z_]+)\` \\|`, 'gm'))].map((m) => m[1]);
-      expect(documented.sort()).toEqual(Object.values(codes).sort());
-    });
-  }
-
-  it('documents every rejection reason', () => {
-    for (const r of REJECTION_REASONS) expect(doc, r).toContain(`| \`${r}\` |`);
-  });
-});
 
 describe('loan state record', () => {
   it('round-trips the fixed-width layout and refuses malformed bytes', () => {
