@@ -6,6 +6,7 @@ import { reportError } from './lib/common.js';
 import { accountCommand, keysCommand, statusCommand, txCommand } from './commands/chain.js';
 import { creditCommand, memberCommand, productCommand, vehicleCommand } from './commands/registry.js';
 import { loanCommand } from './commands/loan.js';
+import { stakingCommand } from './commands/staking.js';
 import { devnetCommand, initCommand, startCommand } from './commands/node.js';
 import { NODE_VERSION } from '../src/node/node.js';
 
@@ -24,7 +25,7 @@ Examples:
 `);
   for (const c of [
     initCommand(), startCommand(), devnetCommand(), keysCommand(), statusCommand(), accountCommand(), txCommand(),
-    memberCommand(), vehicleCommand(), creditCommand(), productCommand(), loanCommand(),
+    memberCommand(), vehicleCommand(), creditCommand(), productCommand(), loanCommand(), stakingCommand(),
   ]) program.addCommand(c);
   applyToAll(program, (c) => {
     c.exitOverride();

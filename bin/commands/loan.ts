@@ -1,4 +1,5 @@
-// CLI commands for the life of a car loan: apply, fund, repay, show, list.
+// CLI commands for the life of a car loan: apply, fund, repay, show, list, and after funding: assign and accept
+// (sale of the loan to another lender), repossess and sale (after a default).
 import { Command } from 'commander';
 import { toHex } from '../../src/core/bytes.js';
 import type { AutochainClient } from '../../src/client/client.js';
@@ -24,12 +25,19 @@ async function productCurrency(client: AutochainClient, productId: bigint): Prom
   throw new UsageError(`the chain has no product ${productId} (see \`autochain product list\`)`);
 }
 
+/** A funded loan's currency; an application or an unknown id is a usage error before anything is signed. */
+async function loanAsset(client: AutochainClient, loanId: bigint): Promise<string> {
+  const view = await client.loan(loanId);
+  if (view.kind !== 'loan') throw new UsageError(`${loanId} is an application (${str(view.status)}), not a funded loan`);
+  return String(view.asset);
+}
+
 function str(v: JsonValue | undefined): string {
   return v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
 }
 
 export function loanCommand(): Command {
-  const loan = example(new Command('loan').description('apply for, fund, repay and inspect car loans'), 'autochain loan show 1', 'autochain loan repay 1 --key keys/borrower.json --amount 3650.63');
+  const loan = example(new Command('loan').description('apply for, fund, repay and inspect car loans; assign them; repossess and sell after a default'), 'autochain loan show 1', 'autochain loan repay 1 --key keys/borrower.json --amount 3650.63');
   loan.addCommand(
     example(
       new Command('apply').description('apply for a loan on a product; underwriting runs in the same tx (borrower key)')
@@ -112,6 +120,86 @@ export function loanCommand(): Command {
       output(cmd, { hash: r.hash, height: r.committed.height, receipt: r.receipt, loanId: loanId.toString(), paid: a.amount ?? null, status: a.status ?? null, paidOff }, [
         `paid ${await showAmount(client, asset, a.amount ?? '0')} on loan ${loanId}: ${split.join(', ') || 'nothing due'}; loan is ${a.status ?? '?'}`,
         ...(paidOff ? [`  loan ${loanId} is paid off; the lien on ${view.vin as string} is released`] : []),
+        txLine(r.hash, r.committed.height, r.receipt.gasUsed),
+      ]);
+    }),
+  );
+  loan.addCommand(
+    example(
+      new Command('assign').description('offer a loan to another lender at a price; it passes when that lender accepts (holding lender key)')
+        .argument('<id>', 'loan id')
+        .requiredOption('--to <address>', "the buying lender's account: an address or a key file")
+        .requiredOption('--price <amount>', 'price the buyer pays, major units of the loan currency'),
+      'autochain loan assign 1 --key keys/lender.json --to ./other-lender.json --price 118000',
+    ).action(async (idText: string, o: { to: string; price: string }, cmd: Command) => {
+      const loanId = idArg(idText);
+      const to = addressArg(o.to, '--to');
+      const client = clientFor(cmd, { sign: true });
+      const asset = await loanAsset(client, loanId);
+      const price = await amountArg(client, asset, o.price, '--price');
+      const r = await client.tx('loan', 'assign', { loanId, to, price });
+      output(cmd, { hash: r.hash, height: r.committed.height, receipt: r.receipt, loanId: loanId.toString(), to: toHex(to), price: price.toString() }, [
+        `offered loan ${loanId} to ${toHex(to)} for ${await showAmount(client, asset, price)}; it passes when they run \`autochain loan accept ${loanId}\``,
+        txLine(r.hash, r.committed.height, r.receipt.gasUsed),
+      ]);
+    }),
+  );
+  loan.addCommand(
+    example(
+      new Command('accept').description('accept a loan offered to you: pay its price, take over the loan and its lien (buying lender key)')
+        .argument('<id>', 'loan id'),
+      'autochain loan accept 1 --key ./other-lender.json',
+    ).action(async (idText: string, _o: unknown, cmd: Command) => {
+      const loanId = idArg(idText);
+      const client = clientFor(cmd, { sign: true });
+      const asset = await loanAsset(client, loanId);
+      const r = await client.tx('loan', 'acceptAssignment', { loanId });
+      const a = findEvent(r.receipt, 'loan', 'assigned')?.attrs ?? {};
+      output(cmd, { hash: r.hash, height: r.committed.height, receipt: r.receipt, loanId: loanId.toString(), from: a.from ?? null, to: a.to ?? null, price: a.price ?? null }, [
+        `loan ${loanId} assigned from ${a.from ?? '?'} to ${a.to ?? '?'} (account ${a.lender ?? '?'}) for ${await showAmount(client, asset, a.price ?? '0')}; the lien follows the loan`,
+        txLine(r.hash, r.committed.height, r.receipt.gasUsed),
+      ]);
+    }),
+  );
+  loan.addCommand(
+    example(
+      new Command('repossess').description('seize the vehicle of a defaulted loan; it passes to the lender, the lien stays until the sale (lender key)')
+        .argument('<id>', 'loan id'),
+      'autochain loan repossess 1 --key keys/lender.json',
+    ).action(async (idText: string, _o: unknown, cmd: Command) => {
+      const loanId = idArg(idText);
+      const client = clientFor(cmd, { sign: true });
+      const asset = await loanAsset(client, loanId);
+      const r = await client.tx('loan', 'repossess', { loanId });
+      const a = findEvent(r.receipt, 'loan', 'repossessed')?.attrs ?? {};
+      output(cmd, { hash: r.hash, height: r.committed.height, receipt: r.receipt, loanId: loanId.toString(), vin: a.vin ?? null, payoff: a.payoff ?? null }, [
+        `repossessed ${a.vin ?? '?'} for loan ${loanId}: the vehicle is seized and owned by the lender; payoff ${await showAmount(client, asset, a.payoff ?? '0')}`,
+        txLine(r.hash, r.committed.height, r.receipt.gasUsed),
+      ]);
+    }),
+  );
+  loan.addCommand(
+    example(
+      new Command('sale').description('record the sale of a repossessed vehicle: proceeds pay the loan, a surplus goes to the borrower, the lien is released (lender key)')
+        .argument('<id>', 'loan id')
+        .requiredOption('--buyer <address>', 'the buyer: an address or a key file')
+        .requiredOption('--proceeds <amount>', 'sale proceeds, major units of the loan currency'),
+      'autochain loan sale 1 --key keys/lender.json --buyer keys/dealer.json --proceeds 95000',
+    ).action(async (idText: string, o: { buyer: string; proceeds: string }, cmd: Command) => {
+      const loanId = idArg(idText);
+      const buyer = addressArg(o.buyer, '--buyer');
+      const client = clientFor(cmd, { sign: true });
+      const asset = await loanAsset(client, loanId);
+      const proceeds = await amountArg(client, asset, o.proceeds, '--proceeds');
+      const r = await client.tx('loan', 'recordSale', { loanId, buyer, proceeds });
+      const a = findEvent(r.receipt, 'loan', 'saleRecorded')?.attrs ?? {};
+      output(cmd, {
+        hash: r.hash, height: r.committed.height, receipt: r.receipt, loanId: loanId.toString(), vin: a.vin ?? null, buyer: toHex(buyer),
+        proceeds: a.proceeds ?? proceeds.toString(), applied: a.applied ?? null, deficiency: a.deficiency ?? null, surplus: a.surplus ?? null,
+      }, [
+        `sold ${a.vin ?? '?'} to ${toHex(buyer)} for ${await showAmount(client, asset, proceeds)}: ${await showAmount(client, asset, a.applied ?? '0')} applied to loan ${loanId}, ` +
+          `deficiency ${await showAmount(client, asset, a.deficiency ?? '0')}, surplus to the borrower ${await showAmount(client, asset, a.surplus ?? '0')}`,
+        `  loan ${loanId} is sold; the lien on ${a.vin ?? '?'} is released`,
         txLine(r.hash, r.committed.height, r.receipt.gasUsed),
       ]);
     }),

@@ -1,4 +1,5 @@
-// CLI commands for the records a loan rests on: vehicles, borrowers, credit attestations and consents, products.
+// CLI commands for the records a loan rests on: vehicles, members (and their admission votes), borrowers, credit
+// attestations and consents, products.
 import { readFileSync, existsSync } from 'node:fs';
 import { Command } from 'commander';
 import { sha256 } from '../../src/core/hash.js';
@@ -6,11 +7,13 @@ import { fromHex, isHex, toHex, utf8 } from '../../src/core/bytes.js';
 import { validateVin } from '../../src/vm/modules/vehicle.js';
 import { BANDS } from '../../src/vm/modules/credit.js';
 import { REPAYMENT_METHODS } from '../../src/vm/money.js';
-import type { AutochainClient } from '../../src/client/client.js';
+import type { AutochainClient, CommittedTx } from '../../src/client/client.js';
+import { loadKeyFile } from '../../src/core/keys.js';
+import { ROLES } from '../../src/vm/types.js';
 import type { JsonValue } from '../../src/rpc/api.js';
 import {
-  UsageError, addressArg, amountArg, clientFor, example, findEvent, formatBps, output, parseChoice, parseIntArg,
-  parsePercentBps, showAmount, txLine,
+  UsageError, addressArg, amountArg, clientFor, example, findEvent, formatBps, output, parseBigIntArg, parseChoice,
+  parseIntArg, parsePercentBps, showAmount, txLine,
 } from '../lib/common.js';
 
 const DAY_MS = 86_400_000n;
@@ -100,7 +103,7 @@ export function vehicleCommand(): Command {
 }
 
 export function memberCommand(): Command {
-  const member = example(new Command('member').description('consortium members and borrowers'), 'autochain member list');
+  const member = example(new Command('member').description('consortium members, their admission and removal votes, and borrowers'), 'autochain member list');
   member.addCommand(
     example(
       new Command('onboard').description("onboard a borrower account with a hash of its off-chain identity record (lender or dealer key)")
@@ -125,6 +128,45 @@ export function memberCommand(): Command {
     }),
   );
   member.addCommand(
+    example(
+      new Command('propose-admit').description('propose admitting an organisation; it joins once validators with > 2/3 of the stake vote yes (member key; a validator\'s proposal counts as its vote)')
+        .requiredOption('--id <id>', 'member id: lowercase letters, digits, dashes')
+        .requiredOption('--name <name>', "the organisation's name")
+        .requiredOption('--roles <roles>', `comma separated: ${ROLES.join(', ')}`)
+        .requiredOption('--accounts <keys>', 'its accounts, comma separated: key files or 64-hex public keys'),
+      'autochain member propose-admit --key validator_key.json --id lender2 --name "Second Auto Finance" --roles lender --accounts ./lender2.json',
+    ).action(async (o: { id: string; name: string; roles: string; accounts: string }, cmd: Command) => {
+      const roles = o.roles.split(',').map((r) => parseChoice(r, ROLES, '--roles'));
+      const accounts = o.accounts.split(',').map((k) => publicKeyArg(k, '--accounts'));
+      const client = clientFor(cmd, { sign: true });
+      const r = await client.tx('member', 'proposeAdmit', { id: o.id.trim(), name: o.name, roles, accounts });
+      reportProposal(cmd, r, `admit ${o.id.trim()} (${roles.join(',')})`);
+    }),
+  );
+  member.addCommand(
+    example(
+      new Command('propose-remove').description('propose removing a member organisation; its bonded stake is unbonded when it passes (member key)')
+        .requiredOption('--id <id>', 'the member id to remove'),
+      'autochain member propose-remove --key validator_key.json --id dealer',
+    ).action(async (o: { id: string }, cmd: Command) => {
+      const client = clientFor(cmd, { sign: true });
+      const r = await client.tx('member', 'proposeRemove', { id: o.id.trim() });
+      reportProposal(cmd, r, `remove ${o.id.trim()}`);
+    }),
+  );
+  member.addCommand(
+    example(
+      new Command('vote').description('vote yes on an open member proposal (active validator key)')
+        .argument('<proposal>', 'proposal id'),
+      'autochain member vote 2 --key validator_key.json',
+    ).action(async (idText: string, _o: unknown, cmd: Command) => {
+      const proposalId = parseBigIntArg(idText, 'the proposal id');
+      const client = clientFor(cmd, { sign: true });
+      const r = await client.tx('member', 'vote', { proposalId });
+      reportProposal(cmd, r, `proposal ${proposalId}`);
+    }),
+  );
+  member.addCommand(
     example(new Command('list').description('list the consortium members'), 'autochain member list')
       .action(async (_o: unknown, cmd: Command) => {
         const client = clientFor(cmd, { sign: false });
@@ -133,6 +175,59 @@ export function memberCommand(): Command {
       }),
   );
   return member;
+}
+
+/** A public key as 64 hex digits, or a key file whose public key is meant (accounts are keys, not addresses). */
+function publicKeyArg(value: string, what: string): Uint8Array {
+  const v = value.trim();
+  if (v.endsWith('.json')) return loadKeyFile(v).publicKey;
+  if (!isHex(v, 32)) throw new UsageError(`${what} takes key files or public keys of 64 hex digits, got "${value}"`);
+  return fromHex(v);
+}
+
+function reportProposal(cmd: Command, r: CommittedTx, what: string): void {
+  const j = proposalJson(r);
+  output(cmd, j, proposalLines(r, what));
+  // The tx succeeded, but a proposal that failed its checks at the last vote did not do what was asked: exit code 1.
+  if (j.status === 'failed') process.exitCode = 1;
+}
+
+function proposalJson(r: CommittedTx): Record<string, unknown> {
+  const ev = (type: string): Record<string, string> | null => findEvent(r.receipt, 'member', type)?.attrs ?? null;
+  const created = ev('proposalCreated');
+  const voted = ev('voted');
+  const passed = ev('proposalPassed');
+  const failed = ev('proposalFailed');
+  return {
+    hash: r.hash, height: r.committed.height, receipt: r.receipt,
+    proposalId: created?.proposalId ?? voted?.proposalId ?? passed?.proposalId ?? failed?.proposalId ?? null,
+    status: passed !== null ? 'passed' : failed !== null ? 'failed' : 'open',
+    admitted: ev('memberAdmitted')?.member ?? null,
+    removed: ev('memberRemoved')?.member ?? null,
+    failed: ev('proposalFailed'),
+  };
+}
+
+/** What a proposal or vote did: created, voted, and whether it passed (and its effect) in the same tx. */
+function proposalLines(r: CommittedTx, what: string): string[] {
+  const j = proposalJson(r);
+  const ev = (type: string): Record<string, string> | null => findEvent(r.receipt, 'member', type)?.attrs ?? null;
+  const lines: string[] = [];
+  if (ev('proposalCreated') !== null) lines.push(`proposal ${String(j.proposalId)} created: ${what}`);
+  if (ev('voted') !== null) lines.push(`voted yes on proposal ${String(j.proposalId)}`);
+  const passed = ev('proposalPassed');
+  const failed = ev('proposalFailed');
+  // A proposal whose vote reached > 2/3 is carried out in the same tx, or fails if its checks no longer hold.
+  if (passed !== null) {
+    const effect = j.admitted !== null ? `member ${String(j.admitted)} admitted` : `member ${String(j.removed)} removed`;
+    lines.push(`  proposal ${String(j.proposalId)} passed with ${passed.voted ?? '?'} of ${passed.total ?? '?'} stake: ${effect}`);
+  } else if (failed !== null) {
+    lines.push(`  proposal ${String(j.proposalId)} reached its votes but failed: ${failed.reason ?? failed.code ?? '?'}`);
+  } else {
+    lines.push(`  proposal ${String(j.proposalId)} is open: it passes when validators with more than 2/3 of the stake have voted`);
+  }
+  lines.push(txLine(r.hash, r.committed.height, r.receipt.gasUsed));
+  return lines;
 }
 
 export function creditCommand(): Command {
@@ -182,6 +277,22 @@ export function creditCommand(): Command {
       const r = await client.tx('credit', 'consent', { lender, purpose: o.purpose, expiresAtMs });
       output(cmd, { hash: r.hash, height: r.committed.height, receipt: r.receipt, lender: toHex(lender), purpose: o.purpose, expiresAtMs: expiresAtMs.toString() }, [
         `consent granted to lender ${toHex(lender)} for ${o.purpose} until ${new Date(Number(expiresAtMs)).toISOString()}`,
+        txLine(r.hash, r.committed.height, r.receipt.gasUsed),
+      ]);
+    }),
+  );
+  credit.addCommand(
+    example(
+      new Command('revoke').description("as the borrower, withdraw a lender's consent to use your credit record (borrower key)")
+        .requiredOption('--lender <address>', "one of the lender's accounts: an address or a key file"),
+      'autochain credit revoke --key keys/borrower.json --lender keys/lender.json',
+    ).action(async (o: { lender: string }, cmd: Command) => {
+      const lender = addressArg(o.lender, '--lender');
+      const client = clientFor(cmd, { sign: true });
+      const r = await client.tx('credit', 'revokeConsent', { lender });
+      const a = findEvent(r.receipt, 'credit', 'consentRevoked')?.attrs ?? {};
+      output(cmd, { hash: r.hash, height: r.committed.height, receipt: r.receipt, lender: toHex(lender), lenderMember: a.lender ?? null }, [
+        `consent revoked for lender ${a.lender ?? toHex(lender)}: new applications to it are rejected until you consent again`,
         txLine(r.hash, r.committed.height, r.receipt.gasUsed),
       ]);
     }),
