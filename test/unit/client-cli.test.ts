@@ -97,3 +97,47 @@ describe('CLI help', () => {
     }
   });
 });
+
+describe('CLI commands for staking, member votes and loans after default', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  async function run(...args: string[]): Promise<{ exit: number; stderr: string }> {
+    const { main } = await import('../../bin/cli.js');
+    let stderr = '';
+    vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((stderr += String(s)), true));
+    vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    // Port 9 (discard): a command that reached the network would fail with exit 3, not the usage error expected.
+    const exit = await main(['node', 'autochain', ...args, '--rpc', 'http://127.0.0.1:9']);
+    vi.restoreAllMocks();
+    return { exit, stderr };
+  }
+
+  it('registers every new command', async () => {
+    const { buildProgram } = await import('../../bin/cli.js');
+    const program = buildProgram();
+    const names = (group: string): string[] => program.commands.find((c) => c.name() === group)?.commands.map((c) => c.name()) ?? [];
+    expect(names('credit')).toContain('revoke');
+    expect(names('loan')).toEqual(expect.arrayContaining(['assign', 'accept', 'repossess', 'sale']));
+    expect(names('staking')).toEqual(['bond', 'unbond', 'unjail', 'list']);
+    expect(names('member')).toEqual(expect.arrayContaining(['propose-admit', 'propose-remove', 'vote']));
+  });
+
+  it('refuses bad arguments with one line and exit code 2 before contacting the node', async () => {
+    const cases: [string[], RegExp][] = [
+      [['member', 'propose-admit', '--key', 'k.json', '--id', 'x', '--name', 'X', '--roles', 'pilot', '--accounts', 'ab'], /--roles must be one of validator, lender/],
+      [['member', 'propose-admit', '--key', 'k.json', '--id', 'x', '--name', 'X', '--roles', 'lender', '--accounts', 'ab'], /--accounts takes key files or public keys of 64 hex digits/],
+      [['member', 'vote', 'first'], /the proposal id must be a whole number/],
+      [['loan', 'assign', '1', '--to', 'nothex', '--price', '1'], /--to must be an address of 40 hex digits/],
+      [['loan', 'sale', '1', '--proceeds', '1'], /required option '--buyer <address>' not specified/],
+      [['loan', 'repossess', 'x'], /the loan id must be a whole number/],
+      [['credit', 'revoke', '--lender', '12'], /--lender must be an address/],
+      [['staking', 'bond', '--amount', '5'], /pass --key/],
+    ];
+    for (const [args, reason] of cases) {
+      const r = await run(...args);
+      expect(r.exit, args.join(' ')).toBe(2);
+      expect(r.stderr.split('\n'), `one line: ${r.stderr}`).toHaveLength(2);
+      expect(r.stderr, args.join(' ')).toMatch(reason);
+    }
+  });
+});
