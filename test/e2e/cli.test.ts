@@ -1,127 +1,41 @@
 // End to end as a new user: the built `autochain` binary starts a devnet, then CLI commands (each a child process)
 // take one car loan from vehicle registration to payoff; bad input fails with one line and a non-zero exit code.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { CliHarness, ROOT, type Run } from '../helpers/cli.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const BUILD = join(ROOT, 'node_modules', '.cache', `autochain-e2e-${process.pid}`);
-const BIN = join(BUILD, 'bin', 'autochain.js');
 /** A valid VIN (check digit 0) and the same VIN with a wrong check digit. */
 const VIN = 'LGXCE4CB0R0000017';
 const BAD_VIN = 'LGXCE4CB1R0000017';
 
-let home = '';
-let devnet: ChildProcess | null = null;
-let devnetOut = '';
-let rpc = '';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(...args: string[]): Promise<Run> {
-  return new Promise((done) => {
-    execFile(process.execPath, [BIN, ...args, '--rpc', rpc], { cwd: ROOT, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
-      done({ code, stdout, stderr });
-    });
-  });
-}
-
-const key = (name: string): string => join(home, 'keys', `${name}.json`);
-
-/** A command that must succeed: on failure the assertion shows what it printed. */
-async function ok(...args: string[]): Promise<string> {
-  const r = await cli(...args);
-  expect(r.code, `autochain ${args.join(' ')}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`).toBe(0);
-  return r.stdout;
-}
-
-/** A command that must fail with exit code `code` and exactly one line on stderr matching `reason`. */
-async function fails(code: number, reason: RegExp, ...args: string[]): Promise<void> {
-  const r = await cli(...args);
-  expect(r.code, `autochain ${args.join(' ')}: ${r.stderr}`).toBe(code);
-  const lines = r.stderr.trim().split('\n');
-  expect(lines, `one line for: autochain ${args.join(' ')}`).toHaveLength(1);
-  expect(lines[0]).toMatch(/^error: /);
-  expect(lines[0]).toMatch(reason);
-  expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
-}
-
-/** Starts `autochain devnet` on the test's home and resolves with the RPC address once it says it is running. */
-function startDevnet(): Promise<string> {
-  devnetOut = '';
-  const p = spawn(process.execPath, [BIN, 'devnet', '--home', home, '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  devnet = p;
-  p.stderr.on('data', (d: Buffer) => {
-    devnetOut += d.toString();
-  });
-  return new Promise<string>((done, fail) => {
-    const timer = setTimeout(() => fail(new Error(`devnet printed no RPC address in 30 s:\n${devnetOut}`)), 30_000);
-    p.stdout.on('data', (d: Buffer) => {
-      devnetOut += d.toString();
-      const m = /^\s+rpc\s+(http:\/\/127\.0\.0\.1:\d+)$/m.exec(devnetOut);
-      if (m?.[1] && /devnet is running/.test(devnetOut) && /borrower\s+\S+borrower\.json/.test(devnetOut)) {
-        clearTimeout(timer);
-        done(m[1]);
-      }
-    });
-    p.once('exit', (code) => {
-      clearTimeout(timer);
-      fail(new Error(`devnet exited with ${code}:\n${devnetOut}`));
-    });
-  });
-}
-
-function stopDevnet(): Promise<void> {
-  const p = devnet;
-  devnet = null;
-  if (p === null || p.exitCode !== null) return Promise.resolve();
-  return new Promise((done) => {
-    const kill = setTimeout(() => p.kill('SIGKILL'), 10_000);
-    p.once('exit', () => {
-      clearTimeout(kill);
-      done();
-    });
-    p.kill('SIGINT');
-  });
-}
+const h = new CliHarness('e2e');
+const { home, bin: BIN } = h;
+const key = (name: string): string => h.key(name);
+const cli = (...args: string[]) => h.cli(...args);
+const ok = (...args: string[]) => h.ok(...args);
+const fails = async (code: number, reason: RegExp, ...args: string[]): Promise<void> => {
+  await h.fails(code, reason, ...args);
+};
 
 beforeAll(async () => {
-  // Build the binary as a new user's `npm run build` would, into a private folder under node_modules/.cache, so a
-  // concurrent build of dist/ by anything else cannot change the files under this test. The launcher is copied next
-  // to its dist/ so it resolves ../dist/bin/cli.js there; node_modules resolve by walking up to the project's.
-  mkdirSync(join(BUILD, 'bin'), { recursive: true });
-  copyFileSync(join(ROOT, 'bin', 'autochain.js'), BIN);
-  try {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--outDir', join(BUILD, 'dist')],
-      { cwd: ROOT, stdio: 'ignore' });
-  } catch {
-    // tsc still emits when some other file has a type error; a missing CLI is reported just below.
-  }
-  expect(existsSync(join(BUILD, 'dist', 'bin', 'cli.js')), 'the build produced no dist/bin/cli.js').toBe(true);
-  home = mkdtempSync(join(tmpdir(), 'autochain-e2e-'));
-  rpc = await startDevnet();
+  h.buildBinary();
+  await h.startDevnet();
 }, 120_000);
 
 afterAll(async () => {
-  await stopDevnet();
-  if (home !== '') rmSync(home, { recursive: true, force: true });
-  rmSync(BUILD, { recursive: true, force: true });
+  await h.cleanup();
 });
 
 describe('autochain CLI against a devnet', () => {
   it('prints the RPC address and the key files of every demo member', () => {
     for (const name of ['bank', 'lender', 'dealer', 'manufacturer', 'bureau', 'registrar', 'borrower']) {
-      expect(devnetOut).toContain(key(name));
+      expect(h.devnetOut).toContain(key(name));
       expect(existsSync(key(name)), name).toBe(true);
     }
-    expect(devnetOut).toMatch(/chain\s+autochain-devnet/);
+    expect(h.devnetOut).toMatch(/chain\s+autochain-devnet/);
   });
 
   it('takes one car loan from vehicle registration to payoff', async () => {
@@ -206,10 +120,10 @@ describe('autochain CLI against a devnet', () => {
 
   it('restarts where it stopped when devnet runs again on the same home', async () => {
     const before = JSON.parse(await ok('status', '--json')) as { height: string };
-    await stopDevnet();
-    rpc = await startDevnet();
-    expect(devnetOut).toMatch(/^restarting the devnet in /m);
-    expect(devnetOut).not.toMatch(/onboarding/); // set up once only
+    await h.stopDevnet();
+    await h.startDevnet();
+    expect(h.devnetOut).toMatch(/^restarting the devnet in /m);
+    expect(h.devnetOut).not.toMatch(/onboarding/); // set up once only
     const after = JSON.parse(await ok('status', '--json')) as { height: string };
     expect(BigInt(after.height)).toBeGreaterThanOrEqual(BigInt(before.height));
     expect(await ok('loan', 'show', '1')).toMatch(/^loan 1 {2}paidOff/);

@@ -3,119 +3,35 @@
 // repossession and sale (lien released), and staking list. The devnet's config is given block.timeStepMs = 1 day and
 // frequent empty blocks, so an installment falls due and the loan defaults within seconds.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createDevnet } from '../../bin/lib/home.js';
 import { AutochainClient } from '../../src/client/client.js';
+import { CliHarness } from '../helpers/cli.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const BUILD = join(ROOT, 'node_modules', '.cache', `autochain-cli-more-${process.pid}`);
-const BIN = join(BUILD, 'bin', 'autochain.js');
 const VIN = 'LGXCE4CB0R0000017';
 const DAY_MS = 86_400_000;
 
-let home = '';
-let devnet: ChildProcess | null = null;
-let devnetOut = '';
-let rpc = '';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(...args: string[]): Promise<Run> {
-  return new Promise((done) => {
-    execFile(process.execPath, [BIN, ...args, '--rpc', rpc], { cwd: ROOT, timeout: 30_000 }, (err, stdout, stderr) => {
-      done({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr });
-    });
-  });
-}
-
-const key = (name: string): string => join(home, 'keys', `${name}.json`);
-
-async function ok(...args: string[]): Promise<string> {
-  const r = await cli(...args);
-  expect(r.code, `autochain ${args.join(' ')}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`).toBe(0);
-  return r.stdout;
-}
-
-/** Fails with exit code `code` and one line on stderr matching `reason`; returns stdout. */
-async function fails(code: number, reason: RegExp, ...args: string[]): Promise<string> {
-  const r = await cli(...args);
-  expect(r.code, `autochain ${args.join(' ')}: ${r.stdout} ${r.stderr}`).toBe(code);
-  const lines = r.stderr.trim().split('\n');
-  expect(lines, `one line for: autochain ${args.join(' ')}`).toHaveLength(1);
-  expect(lines[0]).toMatch(/^error: /);
-  expect(lines[0]).toMatch(reason);
-  return r.stdout;
-}
-
-function startDevnet(): Promise<string> {
-  const p = spawn(process.execPath, [BIN, 'devnet', '--home', home, '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  devnet = p;
-  p.stderr.on('data', (d: Buffer) => {
-    devnetOut += d.toString();
-  });
-  return new Promise<string>((done, fail) => {
-    const timer = setTimeout(() => fail(new Error(`devnet printed no RPC address in 30 s:\n${devnetOut}`)), 30_000);
-    p.stdout.on('data', (d: Buffer) => {
-      devnetOut += d.toString();
-      const m = /^\s+rpc\s+(http:\/\/127\.0\.0\.1:\d+)$/m.exec(devnetOut);
-      if (m?.[1] && /devnet is running/.test(devnetOut)) {
-        clearTimeout(timer);
-        done(m[1]);
-      }
-    });
-    p.once('exit', (code) => {
-      clearTimeout(timer);
-      fail(new Error(`devnet exited with ${code}:\n${devnetOut}`));
-    });
-  });
-}
-
-function stopDevnet(): Promise<void> {
-  const p = devnet;
-  devnet = null;
-  if (p === null || p.exitCode !== null) return Promise.resolve();
-  return new Promise((done) => {
-    const kill = setTimeout(() => p.kill('SIGKILL'), 10_000);
-    p.once('exit', () => {
-      clearTimeout(kill);
-      done();
-    });
-    p.kill('SIGINT');
-  });
-}
+const h = new CliHarness('cli-more');
+const { home } = h;
+const key = (name: string): string => h.key(name);
+const cli = (...args: string[]) => h.cli(...args);
+const ok = (...args: string[]) => h.ok(...args);
+const fails = (code: number, reason: RegExp, ...args: string[]) => h.fails(code, reason, ...args);
 
 beforeAll(async () => {
-  // Built privately, as the e2e test does, so a concurrent build of dist/ cannot change the files under this test.
-  mkdirSync(join(BUILD, 'bin'), { recursive: true });
-  copyFileSync(join(ROOT, 'bin', 'autochain.js'), BIN);
-  try {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--outDir', join(BUILD, 'dist')],
-      { cwd: ROOT, stdio: 'ignore' });
-  } catch {
-    // tsc still emits when some other file has a type error; a missing CLI is reported just below.
-  }
-  expect(existsSync(join(BUILD, 'dist', 'bin', 'cli.js')), 'the build produced no dist/bin/cli.js').toBe(true);
-  home = mkdtempSync(join(tmpdir(), 'autochain-cli-more-'));
+  h.buildBinary();
   // The devnet's own files, then a day per block and an empty block every 100 ms: 10 chain days a second.
   createDevnet(home, { port: 0 });
   const configPath = join(home, 'config.json');
   const config = JSON.parse(readFileSync(configPath, 'utf8')) as { block?: Record<string, unknown> };
   config.block = { ...config.block, intervalMs: 50, emptyBlockIntervalMs: 100, timeStepMs: DAY_MS };
   writeFileSync(configPath, JSON.stringify(config, null, 2));
-  rpc = await startDevnet();
+  await h.startDevnet();
 }, 90_000);
 
 afterAll(async () => {
-  await stopDevnet();
-  if (home !== '') rmSync(home, { recursive: true, force: true });
-  rmSync(BUILD, { recursive: true, force: true });
+  await h.cleanup();
 });
 
 describe('autochain CLI: revoke, default, repossession, sale, staking', () => {
@@ -149,7 +65,7 @@ describe('autochain CLI: revoke, default, repossession, sale, staking', () => {
     await fails(1, /loan 99 not found/, 'loan', 'repossess', '99', '--key', key('lender'));
 
     // No payment: the first installment falls due a month after funding and the loan defaults a day later.
-    const client = new AutochainClient({ url: rpc });
+    const client = new AutochainClient({ url: h.rpc });
     let status = '';
     for (let i = 0; i < 200 && status !== 'defaulted'; i++) {
       status = String((await client.loan(2n)).status);
