@@ -3,9 +3,14 @@
 //
 // Validator set changes take effect at H+2 (CometBFT updateState): the updates returned by finalizeBlock at height
 // H are applied to the set of H+1, giving the set of H+2; every set stored for a height has been incremented once
-// more for proposer rotation. A restarted node rebuilds this object by replaying committed blocks (`advance`).
+// more for proposer rotation. A restarted node restores this object from its snapshot (`snapshot` / `fromSnapshot`,
+// encoded with the project codec) and replays only the blocks committed after it (`advance`).
 import { EMPTY_HASH } from '../core/hash.js';
-import { blockHash, type Block, type Commit } from '../core/types.js';
+import { bytes, decode, encode, i64, list, optional, str, struct, u16, u64, type Infer } from '../core/codec.js';
+import { fromHex, toHex } from '../core/bytes.js';
+import { PUBLIC_KEY_BYTES } from '../core/keys.js';
+import { MAX_VALIDATORS } from '../core/constants.js';
+import { blockHash, CommitSchema, type Block, type Commit } from '../core/types.js';
 import { ValidatorSet, type ValidatorUpdate } from './validator-set.js';
 import { evidenceKey } from './evidence.js';
 import type { EvidenceParams } from './params.js';
@@ -16,6 +21,9 @@ export interface GenesisInfo {
   genesisTimeMs: bigint;
   validators: readonly ValidatorUpdate[];
 }
+
+/** Placeholder while fromSnapshot builds the real sets (never observable). */
+const EMPTY_SET = ValidatorSet.withPriorities([]);
 
 interface SetSegment {
   fromHeight: bigint;
@@ -45,12 +53,13 @@ export class ChainState {
   /** Keys of committed evidence (validator:height) and the height of the misbehaviour, within the window. */
   private readonly committedEvidence = new Map<string, bigint>();
 
-  private constructor(g: GenesisInfo) {
+  /** `restoring`: fromSnapshot fills every field itself (an empty genesis set would not build). */
+  private constructor(g: GenesisInfo, restoring = false) {
     this.chainId = g.chainId;
     this.genesisTimeMs = g.genesisTimeMs;
     this.height = 1n;
-    this.validators = ValidatorSet.fromGenesis(g.validators);
-    this.nextValidators = this.validators.incrementProposerPriority(1);
+    this.validators = restoring ? EMPTY_SET : ValidatorSet.fromGenesis(g.validators);
+    this.nextValidators = restoring ? EMPTY_SET : this.validators.incrementProposerPriority(1);
     this.lastValidators = null;
     this.lastBlockHash = EMPTY_HASH;
     this.lastBlockTimeMs = g.genesisTimeMs - 1n;
@@ -59,6 +68,71 @@ export class ChainState {
 
   static genesis(g: GenesisInfo): ChainState {
     return new ChainState(g);
+  }
+
+  /**
+   * Everything `advance`, the engine and evidence checks read, as plain data: the three current sets and the
+   * history segments with their proposer priorities, the live block-time window, committed evidence (sorted by
+   * key, so two equal states give equal snapshots whatever order they were built in).
+   */
+  snapshot(): ChainStateSnapshot {
+    const times: bigint[] = [];
+    for (let i = 0; i < this.timesLen; i++) times.push(this.times[this.timesStart + i]!);
+    const evidence = [...this.committedEvidence.keys()].sort().map((k) => {
+      const [validator, height] = k.split(':') as [string, string];
+      return { validator: fromHex(validator), height: BigInt(height) };
+    });
+    return {
+      chainId: this.chainId,
+      genesisTimeMs: this.genesisTimeMs,
+      height: this.height,
+      lastValidators: this.lastValidators === null ? null : setSnapshot(this.lastValidators),
+      validators: setSnapshot(this.validators),
+      nextValidators: setSnapshot(this.nextValidators),
+      lastBlockHash: this.lastBlockHash,
+      lastBlockTimeMs: this.lastBlockTimeMs,
+      lastCommit: this.lastCommit,
+      segments: this.segments.map((g) => ({ fromHeight: g.fromHeight, set: setSnapshot(g.set) })),
+      timesBase: this.timesBase,
+      times,
+      committedEvidence: evidence,
+    };
+  }
+
+  /** The state a snapshot was taken of; refuses snapshots that break the invariants `advance` keeps. */
+  static fromSnapshot(s: ChainStateSnapshot): ChainState {
+    const bad = (why: string): never => {
+      throw new ConsensusError('INVALID_ARGUMENT', `chain-state snapshot: ${why}`);
+    };
+    if (s.height < 1n) bad('height must be >= 1');
+    if ((s.height === 1n) !== (s.lastValidators === null)) bad('lastValidators must be null exactly at height 1');
+    if ((s.height === 1n) !== (s.lastCommit === null)) bad('lastCommit must be null exactly at height 1');
+    if (s.lastCommit !== null && s.lastCommit.height !== s.height - 1n) bad('lastCommit is not for the last committed height');
+    if (s.lastBlockHash.length !== EMPTY_HASH.length) bad('lastBlockHash must be 32 bytes');
+    if (s.timesBase < 1n || s.timesBase + BigInt(s.times.length) !== s.height) bad('block times must cover timesBase .. height - 1');
+    let prevFrom = 0n;
+    for (const g of s.segments) {
+      if (g.fromHeight <= prevFrom || g.fromHeight >= s.height) bad('segments must start at increasing committed heights');
+      prevFrom = g.fromHeight;
+    }
+    if (s.height > 1n && (s.segments.length === 0 || s.segments[0]!.fromHeight > s.timesBase)) bad('segments must cover the block-time window');
+    const chain = new ChainState({ chainId: s.chainId, genesisTimeMs: s.genesisTimeMs, validators: [] }, true);
+    chain.height = s.height;
+    chain.lastValidators = s.lastValidators === null ? null : restoreSet(s.lastValidators);
+    chain.validators = restoreSet(s.validators);
+    chain.nextValidators = restoreSet(s.nextValidators);
+    chain.lastBlockHash = s.lastBlockHash;
+    chain.lastBlockTimeMs = s.lastBlockTimeMs;
+    chain.lastCommit = s.lastCommit;
+    chain.segments = s.segments.map((g) => ({ fromHeight: g.fromHeight, set: restoreSet(g.set) }));
+    let capacity = 64;
+    while (capacity < s.times.length) capacity *= 2;
+    chain.times = new BigInt64Array(capacity);
+    s.times.forEach((t, i) => (chain.times[i] = t));
+    chain.timesBase = s.timesBase;
+    chain.timesLen = s.times.length;
+    for (const e of s.committedEvidence) chain.committedEvidence.set(`${toHex(e.validator)}:${e.height}`, e.height);
+    return chain;
   }
 
   /** Validator set at a committed height within the window, or at the current height. */
@@ -131,6 +205,90 @@ export class ChainState {
     }
     this.times[this.timesStart + this.timesLen++] = t;
   }
+}
+
+// ---- snapshot encoding (docs/formats.md "Chain-state snapshot") ----
+
+/** Most committed heights a snapshot's block-time window holds: 48 days of 1 s blocks (32 MiB of times). */
+export const MAX_SNAPSHOT_HEIGHTS = 1 << 22;
+/** Most validator-set segments (set changes inside the evidence window) a snapshot holds. */
+export const MAX_SNAPSHOT_SEGMENTS = 4096;
+/** Most committed evidence keys a snapshot holds. */
+export const MAX_SNAPSHOT_EVIDENCE = 1 << 16;
+/** Largest encoded snapshot decode accepts: the bounds above at their worst, rounded up. */
+export const MAX_SNAPSHOT_BYTES = 8 * MAX_SNAPSHOT_HEIGHTS + (MAX_SNAPSHOT_SEGMENTS + 3) * MAX_VALIDATORS * 64 + MAX_SNAPSHOT_EVIDENCE * 40 + 64 * 1024;
+
+const SnapshotValidatorSchema = struct('SnapshotValidator', [
+  ['publicKey', bytes({ exact: PUBLIC_KEY_BYTES })],
+  ['power', u64],
+  ['priority', i64],
+] as const);
+
+/** A set in canonical order with its priorities and the index of the proposer its last increment picked. */
+const SnapshotSetSchema = struct('SnapshotSet', [
+  ['validators', list(SnapshotValidatorSchema, { max: MAX_VALIDATORS })],
+  ['proposerIndex', u16],
+] as const);
+
+const ChainStateSnapshotSchema = struct('ChainStateSnapshot', [
+  ['chainId', str({ max: 64 })],
+  ['genesisTimeMs', i64],
+  ['height', u64],
+  ['lastValidators', optional(SnapshotSetSchema)],
+  ['validators', SnapshotSetSchema],
+  ['nextValidators', SnapshotSetSchema],
+  ['lastBlockHash', bytes({ exact: 32 })],
+  ['lastBlockTimeMs', i64],
+  ['lastCommit', optional(CommitSchema)],
+  ['segments', list(struct('SnapshotSegment', [['fromHeight', u64], ['set', SnapshotSetSchema]] as const), { max: MAX_SNAPSHOT_SEGMENTS })],
+  ['timesBase', u64],
+  /** Block times of heights timesBase.. as i64 big-endian, 8 bytes each (compact: no per-item tag). */
+  ['times', bytes({ max: 8 * MAX_SNAPSHOT_HEIGHTS })],
+  ['committedEvidence', list(struct('SnapshotEvidence', [['validator', bytes({ exact: 20 })], ['height', u64]] as const), { max: MAX_SNAPSHOT_EVIDENCE })],
+] as const);
+
+type SnapshotSet = Infer<typeof SnapshotSetSchema>;
+type WireSnapshot = Infer<typeof ChainStateSnapshotSchema>;
+export type ChainStateSnapshot = Omit<WireSnapshot, 'times'> & { times: bigint[] };
+
+/** Canonical bytes of a snapshot; throws CodecError when it exceeds a bound (the caller then keeps no snapshot). */
+export function encodeChainStateSnapshot(s: ChainStateSnapshot): Uint8Array {
+  const times = new Uint8Array(8 * s.times.length);
+  const view = new DataView(times.buffer);
+  s.times.forEach((t, i) => view.setBigInt64(8 * i, t));
+  return encode(ChainStateSnapshotSchema, { ...s, times });
+}
+
+export function decodeChainStateSnapshot(b: Uint8Array): ChainStateSnapshot {
+  const w = decode(ChainStateSnapshotSchema, b, MAX_SNAPSHOT_BYTES);
+  if (w.times.length % 8 !== 0) throw new ConsensusError('INVALID_ARGUMENT', 'chain-state snapshot: times is not a whole number of i64');
+  const view = new DataView(w.times.buffer, w.times.byteOffset, w.times.byteLength);
+  const times: bigint[] = [];
+  for (let i = 0; i < w.times.length; i += 8) times.push(view.getBigInt64(i));
+  return { ...w, times };
+}
+
+function setSnapshot(set: ValidatorSet): SnapshotSet {
+  // Every set ChainState keeps has been incremented at least once, so it has a proposer.
+  if (set.proposerIndex < 0) throw new ConsensusError('INVALID_VALIDATOR_SET', 'snapshot of a set without a proposer');
+  return {
+    validators: set.validators.map((v, i) => ({ publicKey: v.publicKey, power: v.power, priority: set.priorities[i]! })),
+    proposerIndex: set.proposerIndex,
+  };
+}
+
+function restoreSet(s: SnapshotSet): ValidatorSet {
+  const set = ValidatorSet.withPriorities(s.validators);
+  for (let i = 0; i < s.validators.length; i++) {
+    // withPriorities sorts canonically: a snapshot out of that order would shift the proposer index.
+    if (set.validators[i]!.publicKey !== s.validators[i]!.publicKey) {
+      throw new ConsensusError('INVALID_VALIDATOR_SET', 'chain-state snapshot: validators are not in canonical order');
+    }
+  }
+  if (s.proposerIndex >= set.size) throw new ConsensusError('INVALID_VALIDATOR_SET', 'chain-state snapshot: proposer index out of range');
+  // withPriorities leaves no proposer; the stored one is what the set's last increment picked (not recomputable).
+  (set as { proposerIndex: number }).proposerIndex = s.proposerIndex;
+  return set;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

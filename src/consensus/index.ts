@@ -5,7 +5,10 @@ export {
   assembleBlock, type Application, type PrepareProposalRequest, type ProcessProposalResult, type FinalizeBlockResult, type Misbehaviour,
 } from './app.js';
 export { ValidatorSet, MAX_TOTAL_VOTING_POWER, type Validator, type ValidatorUpdate } from './validator-set.js';
-export { ChainState, type GenesisInfo } from './chain-state.js';
+export {
+  ChainState, encodeChainStateSnapshot, decodeChainStateSnapshot, MAX_SNAPSHOT_BYTES, MAX_SNAPSHOT_HEIGHTS, MAX_SNAPSHOT_SEGMENTS, MAX_SNAPSHOT_EVIDENCE,
+  type GenesisInfo, type ChainStateSnapshot,
+} from './chain-state.js';
 export { verifyCommit, verifyCommitForHash, commitVoteBody, type CommitVerification, type CommitCheckCode, type VerifyFn } from './verify-commit.js';
 export {
   authorizeSign, GuardedSigner, MemorySignStateStore, encodeSignState, decodeSignState, voteSignRequest, proposalSignRequest,
