@@ -154,6 +154,11 @@ export class ChainState {
     return this.times[this.timesStart + Number(off)];
   }
 
+  /** Committed heights whose block times are kept (the evidence window): the bulk of a snapshot's size. */
+  get windowHeights(): number {
+    return this.timesLen;
+  }
+
   isEvidenceCommitted(key: string): boolean {
     return this.committedEvidence.has(key);
   }

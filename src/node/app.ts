@@ -29,6 +29,9 @@ export function metaValidatorUpdatesKey(height: bigint): string {
   return `validatorUpdates/${height}`;
 }
 
+/** Node metadata key of the engine's ChainState snapshot (one entry, overwritten in the batch of the block it follows). */
+export const META_CHAIN_STATE = 'chainStateSnapshot';
+
 const ValidatorUpdatesSchema = list(struct('ValidatorUpdate', [['publicKey', bytes({ exact: 32 })], ['power', u64]] as const), { max: MAX_VALIDATORS * 2 });
 
 export function encodeValidatorUpdates(updates: readonly ValidatorUpdate[]): Uint8Array {
@@ -248,8 +251,16 @@ export class ChainApp {
     return loadValidatorSet(overlay).map((v) => ({ publicKey: v.publicKey, power: v.power }));
   }
 
-  /** Writes the block, its commit, state changes, tx index and validator updates in one atomic batch. */
-  async commitBlock(built: BuiltBlock, commit: Commit): Promise<CommittedBlock> {
+  /** The last ChainState snapshot the BFT producer stored (encoded), if any. */
+  chainStateSnapshot(): Uint8Array | undefined {
+    return this.deps.store.getMeta(META_CHAIN_STATE);
+  }
+
+  /**
+   * Writes the block, its commit, state changes, tx index and validator updates in one atomic batch, with the
+   * consensus state after this block when given (so the snapshot never runs ahead of or behind the stored chain).
+   */
+  async commitBlock(built: BuiltBlock, commit: Commit, opts: { chainStateSnapshot?: Uint8Array } = {}): Promise<CommittedBlock> {
     const h = built.block.header.height;
     await this.deps.store.commitBlock({
       prepared: built.prepared,
@@ -259,7 +270,10 @@ export class ChainApp {
       commit: encodeCommit(commit),
       txs: built.receiptBytes.map((receiptBytes, index) => ({ hash: built.txs[index]!.hash, index, receiptBytes })),
       // Every height, even without changes: a restarted BFT node rebuilds its validator sets from these.
-      meta: [{ key: metaValidatorUpdatesKey(h), value: encodeValidatorUpdates(built.validatorUpdates) }],
+      meta: [
+        { key: metaValidatorUpdatesKey(h), value: encodeValidatorUpdates(built.validatorUpdates) },
+        ...(opts.chainStateSnapshot === undefined ? [] : [{ key: META_CHAIN_STATE, value: opts.chainStateSnapshot }]),
+      ],
     });
     this.latestHeader = built.block.header;
     return {

@@ -1,13 +1,13 @@
 // Block production by the BFT engine: the node's ChainApp behind consensus's Application interface, the signer guard
 // on a file, real timers and clock, and a network (loopback for a one-validator node; p2p plugs in later).
 import type { Logger } from 'pino';
-import { toHex } from '../core/bytes.js';
+import { equalBytes, toHex } from '../core/bytes.js';
 import type { KeyPair } from '../core/keys.js';
 import { blockHash, type Block, type Commit } from '../core/types.js';
 import { ConsensusEngine } from '../consensus/engine.js';
 import { ConsensusDriver, type ConsensusNetwork, type TimeoutInfo } from '../consensus/driver.js';
 import type { Application, FinalizeBlockResult, Misbehaviour, PrepareProposalRequest, ProcessProposalResult } from '../consensus/app.js';
-import { ChainState } from '../consensus/chain-state.js';
+import { ChainState, decodeChainStateSnapshot, encodeChainStateSnapshot } from '../consensus/chain-state.js';
 import { defaultParams, type ConsensusParams } from '../consensus/params.js';
 import { messageHeight, type ConsensusMessage } from '../consensus/messages.js';
 import type { Mempool } from '../mempool/mempool.js';
@@ -59,6 +59,23 @@ export interface BftProducerOptions {
   genesis: ChainGenesis;
   /** Path of the signer guard's record (FileSignStateStore). */
   signStatePath: string;
+  /**
+   * Heights between two ChainState snapshots; default (null) adapts it to the evidence window (snapshotIntervalOf).
+   * A restart replays at most this many blocks.
+   */
+  snapshotIntervalHeights?: number | null;
+}
+
+/**
+ * The snapshot carries one 8-byte block time per height of the evidence window (up to ~1.8 M heights by default),
+ * so writing it every block would cost O(window) per block. Snapshotting every window/1000 heights keeps the
+ * amortized cost near 8 KB per block and bounds the restart replay to window/1000 blocks; a young chain (window
+ * under 1000 heights) snapshots every block and replays nothing.
+ */
+export const SNAPSHOT_WINDOW_DIVISOR = 1000;
+
+export function snapshotIntervalOf(windowHeights: number): number {
+  return Math.max(1, Math.floor(windowHeights / SNAPSHOT_WINDOW_DIVISOR));
 }
 
 export interface BftProducerDeps {
@@ -87,15 +104,9 @@ export function consensusParamsOf(genesis: ChainGenesis, block: BlockConfig): Co
   return p;
 }
 
-/**
- * Rebuilds the engine's chain view: genesis validators, then every committed block with its commit and the
- * validator updates stored with it. Proposer priorities depend on the whole history (and ChainState has no
- * snapshot form), so all heights are replayed; each costs one block decode and one priority increment.
- */
-export function replayChainState(app: ChainApp, genesis: ChainGenesis, params: ConsensusParams): ChainState {
-  const chain = ChainState.genesis({ chainId: genesis.vm.chainId, genesisTimeMs: genesis.vm.genesisTimeMs, validators: app.genesisValidators() });
-  const top = app.height();
-  for (let h = 1n; h <= top; h++) {
+/** Replays committed blocks from..to onto `chain` with the validator updates stored with each. */
+function replayBlocks(app: ChainApp, chain: ChainState, from: bigint, to: bigint, params: ConsensusParams): void {
+  for (let h = from; h <= to; h++) {
     const stored = app.committedAt(h);
     if (stored === undefined) throw new Error(`block or commit ${h} is missing from the database`);
     const updates = app.validatorUpdatesAt(h);
@@ -104,7 +115,49 @@ export function replayChainState(app: ChainApp, genesis: ChainGenesis, params: C
     }
     chain.advance(stored.block, stored.commit, updates, params.evidence);
   }
+}
+
+/** Rebuilds the engine's chain view from genesis: every committed block (the fallback without a snapshot). */
+export function replayChainState(app: ChainApp, genesis: ChainGenesis, params: ConsensusParams): ChainState {
+  const chain = ChainState.genesis({ chainId: genesis.vm.chainId, genesisTimeMs: genesis.vm.genesisTimeMs, validators: app.genesisValidators() });
+  replayBlocks(app, chain, 1n, app.height(), params);
   return chain;
+}
+
+export interface RestoredChainState {
+  chain: ChainState;
+  /** Last committed height the snapshot was taken after; null: no usable snapshot, replayed from genesis. */
+  snapshotHeight: bigint | null;
+  replayedBlocks: bigint;
+}
+
+/**
+ * Rebuilds the engine's chain view from the stored snapshot plus the blocks committed after it. Without a snapshot
+ * (a database written by an older node) or with one that does not fit this chain, replays every block from genesis.
+ */
+export function restoreChainState(app: ChainApp, genesis: ChainGenesis, params: ConsensusParams, logger: Logger): RestoredChainState {
+  const top = app.height();
+  const bytes = app.chainStateSnapshot();
+  if (bytes !== undefined) {
+    try {
+      const chain = ChainState.fromSnapshot(decodeChainStateSnapshot(bytes));
+      const at = chain.height - 1n;
+      if (chain.chainId !== genesis.vm.chainId || chain.genesisTimeMs !== genesis.vm.genesisTimeMs) throw new Error('the snapshot is of another chain');
+      if (at > top) throw new Error(`the snapshot (height ${at}) is above the last committed height ${top}`);
+      // The snapshot must describe this database's chain: its last block hash is the stored block's.
+      const stored = at === 0n ? undefined : app.committedAt(at);
+      if (at > 0n && (stored === undefined || !equalBytes(blockHash(stored.block.header), chain.lastBlockHash))) {
+        throw new Error(`the snapshot's last block hash differs from stored block ${at}`);
+      }
+      replayBlocks(app, chain, at + 1n, top, params);
+      return { chain, snapshotHeight: at, replayedBlocks: top - at };
+    } catch (e) {
+      logger.warn({ err: e as Error, height: top.toString() }, 'the chain-state snapshot is unusable: replaying every committed block from genesis');
+    }
+  } else if (top > 0n) {
+    logger.info({ height: top.toString() }, 'no chain-state snapshot in the database (written by an older node): replaying every committed block from genesis');
+  }
+  return { chain: replayChainState(app, genesis, params), snapshotHeight: null, replayedBlocks: top };
 }
 
 /** The node's ChainApp as consensus's Application: execution results are cached by block hash until finalize. */
@@ -114,11 +167,16 @@ class ChainApplication implements Application {
   /** The commit in flight (stop waits for it). */
   inFlight: Promise<unknown> | null = null;
 
+  /** Height of the last stored snapshot (set at start from the restored one). */
+  lastSnapshotHeight = 0n;
+
   constructor(
     private readonly deps: BftProducerDeps,
     private readonly block: BlockConfig,
     private readonly blockGasLimit: bigint,
     private readonly chain: () => ChainState,
+    private readonly params: () => ConsensusParams,
+    private readonly snapshotIntervalHeights: number | null,
   ) {}
 
   prepareProposal(req: PrepareProposalRequest): Block {
@@ -159,7 +217,9 @@ class ChainApplication implements Application {
     const cached = this.executed.get(hex);
     const built = cached?.built ?? this.execute(block, misbehaviour);
     this.executed.clear();
-    const p = this.deps.app.commitBlock(built, commit).then((committed) => {
+    const chainStateSnapshot = this.snapshotAfter(block, commit, built.validatorUpdates);
+    const p = this.deps.app.commitBlock(built, commit, { chainStateSnapshot }).then((committed) => {
+      if (chainStateSnapshot !== undefined) this.lastSnapshotHeight = block.header.height;
       // Execute + state root + write, as the solo producer measures it (signing is the engine's).
       this.deps.metrics?.blockBuild.observe(Number((cached?.execNs ?? 0n) + process.hrtime.bigint() - started) / 1e9);
       this.deps.onCommitted(committed);
@@ -169,6 +229,26 @@ class ChainApplication implements Application {
       this.inFlight = null;
     }).catch(() => undefined);
     return p;
+  }
+
+  /**
+   * The engine's chain state as it will be once it advances past `block` (the engine advances only after this
+   * commit), encoded for the block's batch when a snapshot is due; undefined otherwise.
+   */
+  private snapshotAfter(block: Block, commit: Commit, updates: FinalizeBlockResult['validatorUpdates']): Uint8Array | undefined {
+    const chain = this.chain();
+    const h = block.header.height;
+    const interval = this.snapshotIntervalHeights ?? snapshotIntervalOf(chain.windowHeights);
+    if (h - this.lastSnapshotHeight < BigInt(interval)) return undefined;
+    try {
+      const next = ChainState.fromSnapshot(chain.snapshot());
+      next.advance(block, commit, updates, this.params().evidence);
+      return encodeChainStateSnapshot(next.snapshot());
+    } catch (e) {
+      // Over a codec bound: keep the older snapshot (a restart replays more) rather than fail the commit.
+      this.deps.logger.warn({ err: e as Error, height: h.toString() }, 'chain-state snapshot not written');
+      return undefined;
+    }
   }
 
   private execute(block: Block, misbehaviour: Misbehaviour[]): BuiltBlock {
@@ -204,7 +284,8 @@ export class BftProducer implements BlockProducer {
   constructor(private readonly opts: BftProducerOptions, private readonly deps: BftProducerDeps) {
     this.network = deps.network ?? new LoopbackNetwork();
     this.lastBlockAtMs = deps.clock();
-    this.application = new ChainApplication(deps, opts.block, opts.genesis.blockGasLimit, () => this.engine!.chain);
+    const params = consensusParamsOf(opts.genesis, opts.block);
+    this.application = new ChainApplication(deps, opts.block, opts.genesis.blockGasLimit, () => this.engine!.chain, () => params, opts.snapshotIntervalHeights ?? null);
   }
 
   /** The engine (for tests and status); null before start. */
@@ -216,7 +297,17 @@ export class BftProducer implements BlockProducer {
     const { genesis, block } = this.opts;
     const { logger } = this.deps;
     const params = consensusParamsOf(genesis, block);
-    const chain = replayChainState(this.deps.app, genesis, params);
+    const startedNs = process.hrtime.bigint();
+    const restored = restoreChainState(this.deps.app, genesis, params, logger);
+    const chain = restored.chain;
+    this.application.lastSnapshotHeight = restored.snapshotHeight ?? 0n;
+    logger.info({
+      height: chain.height.toString(),
+      source: restored.snapshotHeight === null ? 'genesis' : 'snapshot',
+      snapshotHeight: restored.snapshotHeight?.toString() ?? null,
+      replayedBlocks: restored.replayedBlocks.toString(),
+      ms: Number((process.hrtime.bigint() - startedNs) / 1000n) / 1000,
+    }, 'consensus chain state rebuilt');
     const signStore = new FileSignStateStore(this.opts.signStatePath);
     const signState = signStore.load();
     const engine = new ConsensusEngine({ params, keyPair: this.deps.key }, { chain, signState });
