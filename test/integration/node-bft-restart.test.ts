@@ -8,7 +8,7 @@ import { verifyCommit } from '../../src/consensus/verify-commit.js';
 import { ValidatorSet } from '../../src/consensus/validator-set.js';
 import { encodeChainStateSnapshot, decodeChainStateSnapshot } from '../../src/consensus/chain-state.js';
 import { Node, loadNodeOptions } from '../../src/node/node.js';
-import { BftProducer, consensusParamsOf, replayChainState } from '../../src/node/bft-producer.js';
+import { BftProducer, consensusParamsOf, replayChainState, snapshotIntervalOf } from '../../src/node/bft-producer.js';
 import { ChainApp } from '../../src/node/app.js';
 import { ChainStore } from '../../src/state/store.js';
 import { createVm } from '../../src/vm/registry.js';
@@ -87,17 +87,22 @@ async function checkAgainstReplay(run: Run, home: string): Promise<void> {
 }
 
 describe('BFT node restart from the chain-state snapshot', () => {
-  it('restores from the snapshot of the last height, replays nothing, equals a full replay and keeps committing', async () => {
+  it('the default interval follows the square root of the evidence window', () => {
+    const table: [number, number][] = [[0, 1], [1, 1], [2, 2], [100, 10], [101, 11], [1_814_400, 1347]];
+    for (const [window, interval] of table) expect(snapshotIntervalOf(window), `window ${window}`).toBe(interval);
+  });
+
+  it('with a snapshot every height: restores from the last height, replays nothing, equals a full replay, keeps committing', async () => {
     const h = makeHome({ consensus: { engine: 'bft' }, block: { intervalMs: 5, emptyBlockIntervalMs: 5 } });
     homes.push(h);
-    let run = await startNode(h.home, null);
+    let run = await startNode(h.home, 1);
     await waitHeight(run.node, 8n);
     await run.node.stop();
     const top = run.node.height();
-    expect(await snapshotHeightOf(h.home), 'a young chain snapshots every block, in the block\'s batch').toBe(top);
+    expect(await snapshotHeightOf(h.home), 'the snapshot is written in the batch of the last block').toBe(top);
     expect(rebuiltLine(run)).toMatchObject({ source: 'genesis', replayedBlocks: '0' });
 
-    run = await startNode(h.home, null);
+    run = await startNode(h.home, 1);
     expect(rebuiltLine(run)).toMatchObject({ source: 'snapshot', snapshotHeight: top.toString(), replayedBlocks: '0' });
     await waitHeight(run.node, top + 5n);
     await run.node.stop();
@@ -123,7 +128,7 @@ describe('BFT node restart from the chain-state snapshot', () => {
     await checkAgainstReplay(run, h.home);
   }, 20_000);
 
-  it('a database without a snapshot (older node) is replayed from genesis, logged, and gets a snapshot from then on', async () => {
+  it('a database without a snapshot (older node) is replayed from genesis, logged, and gets snapshots (default interval) from then on', async () => {
     const h = makeHome({ consensus: { engine: 'bft' }, block: { intervalMs: 5, emptyBlockIntervalMs: 5 } });
     homes.push(h);
     // An interval no chain reaches: no snapshot is ever written, as with a database of an older node.
@@ -139,6 +144,9 @@ describe('BFT node restart from the chain-state snapshot', () => {
     await waitHeight(run.node, top + 3n);
     await run.node.stop();
     await checkAgainstReplay(run, h.home);
-    expect(await snapshotHeightOf(h.home), 'snapshots resume after the fallback').toBe(run.node.height());
+    const at = await snapshotHeightOf(h.home);
+    expect(at, 'snapshots start after the fallback').not.toBeNull();
+    expect(at!).toBeGreaterThan(top);
+    expect(at!).toBeLessThanOrEqual(run.node.height());
   }, 20_000);
 });
