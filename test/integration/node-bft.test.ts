@@ -1,6 +1,6 @@
 // A real node on the BFT engine: blocks carry commit certificates that verifyCommit accepts against the validator
 // set, an idle chain makes no empty blocks (a peer's message starts a held height), devnet block times, and the signer record survives kill -9 (the
-// restarted node resumes at its height and keeps committing, with no conflicting signature).
+// restarted node resumes at its height from the chain-state snapshot and keeps committing, with no conflicting signature).
 // The kill -9 part runs the built node (dist/src/node/main.js): `npm test` builds dist/ before vitest runs.
 import { describe, it, expect, afterAll } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -188,6 +188,10 @@ describe('node on the BFT engine', () => {
     expect(logs, 'no refused conflicting signature').not.toContain('"code":"CONFLICT"');
     expect(logs).not.toContain('consensus halted');
     expect(logs, 'the BFT engine ran').toContain('BFT consensus starting');
+    // The restart restored the engine's chain state from the snapshot written in a block's batch (kill -9 safe).
+    const rebuilt = run.lines.map((l) => { try { return JSON.parse(l) as { msg?: string; source?: string; replayedBlocks?: string }; } catch { return {}; } })
+      .find((j) => j.msg === 'consensus chain state rebuilt');
+    expect(rebuilt?.source, 'restart restored from the chain-state snapshot').toBe('snapshot');
     const store = await ChainStore.open(join(h.home, 'data'));
     try {
       expect(store.height()).toBe(top);
