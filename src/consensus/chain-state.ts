@@ -7,7 +7,7 @@
 // encoded with the project codec) and replays only the blocks committed after it (`advance`).
 import { EMPTY_HASH } from '../core/hash.js';
 import { bytes, decode, encode, i64, list, optional, str, struct, u16, u64, type Infer } from '../core/codec.js';
-import { fromHex, toHex } from '../core/bytes.js';
+import { equalBytes, fromHex, toHex } from '../core/bytes.js';
 import { PUBLIC_KEY_BYTES } from '../core/keys.js';
 import { MAX_VALIDATORS } from '../core/constants.js';
 import { blockHash, CommitSchema, type Block, type Commit } from '../core/types.js';
@@ -169,7 +169,7 @@ export class ChainState {
     if (h !== this.height) throw new ConsensusError('INVALID_ARGUMENT', `advance with block ${h} at height ${this.height}`);
     const last = this.segments[this.segments.length - 1];
     // A different set (by hash) starts a new segment; equal hashes share one (priorities do not matter for evidence).
-    if (last === undefined || !sameBytes(last.set.hash(), this.validators.hash())) this.segments.push({ fromHeight: h, set: this.validators });
+    if (last === undefined || !equalBytes(last.set.hash(), this.validators.hash())) this.segments.push({ fromHeight: h, set: this.validators });
     this.pushTime(block.header.timeMs);
     for (const ev of block.evidence) this.committedEvidence.set(evidenceKey(ev), ev.voteA.body.height);
     const next = (updates.length > 0 ? this.nextValidators.applyUpdates(updates) : this.nextValidators).incrementProposerPriority(1);
@@ -283,21 +283,5 @@ function setSnapshot(set: ValidatorSet): SnapshotSet {
 }
 
 function restoreSet(s: SnapshotSet): ValidatorSet {
-  const set = ValidatorSet.withPriorities(s.validators);
-  for (let i = 0; i < s.validators.length; i++) {
-    // withPriorities sorts canonically: a snapshot out of that order would shift the proposer index.
-    if (set.validators[i]!.publicKey !== s.validators[i]!.publicKey) {
-      throw new ConsensusError('INVALID_VALIDATOR_SET', 'chain-state snapshot: validators are not in canonical order');
-    }
-  }
-  if (s.proposerIndex >= set.size) throw new ConsensusError('INVALID_VALIDATOR_SET', 'chain-state snapshot: proposer index out of range');
-  // withPriorities leaves no proposer; the stored one is what the set's last increment picked (not recomputable).
-  (set as { proposerIndex: number }).proposerIndex = s.proposerIndex;
-  return set;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  return ValidatorSet.restore(s.validators, s.proposerIndex);
 }

@@ -87,6 +87,23 @@ export class ValidatorSet {
     return set;
   }
 
+  /**
+   * A set exactly as a snapshot recorded it: entries in canonical order with their priorities, and the proposer the
+   * set's last increment picked (not recomputable from the priorities). Refuses entries out of canonical order.
+   */
+  static restore(entries: readonly { publicKey: Uint8Array; power: bigint; priority: bigint }[], proposerIndex: number): ValidatorSet {
+    const sorted = ValidatorSet.withPriorities(entries);
+    sorted.validators.forEach((v, i) => {
+      if (!equalBytes(v.publicKey, entries[i]!.publicKey)) {
+        throw new ConsensusError('INVALID_VALIDATOR_SET', 'snapshot: validators are not in canonical order');
+      }
+    });
+    if (!Number.isInteger(proposerIndex) || proposerIndex < 0 || proposerIndex >= sorted.size) {
+      throw new ConsensusError('INVALID_VALIDATOR_SET', 'snapshot: proposer index out of range');
+    }
+    return new ValidatorSet([...sorted.validators], [...sorted.priorities], proposerIndex);
+  }
+
   get size(): number {
     return this.validators.length;
   }
