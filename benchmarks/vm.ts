@@ -8,7 +8,7 @@
 // Signatures are NOT verified here: the mempool verifies each tx once before it reaches a block
 // (ExecuteOptions.signatureVerified), and that cost is measured by benchmarks/crypto.ts. Txs are pre-encoded and
 // pre-hashed outside the timed section for the same reason (the mempool does it).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { encode, type Schema } from '../src/core/codec.js';
@@ -28,6 +28,21 @@ import { CreateArgs } from '../src/vm/modules/product.js';
 import { ApplyArgs, FundArgs, RepayArgs, loadLoan, loadSchedule } from '../src/vm/modules/loan.js';
 import { printTable, saveResults, opsPerSecond } from './report.js';
 import { Packr } from 'msgpackr';
+import { Session } from 'node:inspector/promises';
+
+/** Profiles `fn` when --profile was given and `on` (the in-memory run); otherwise just runs it. */
+async function profiled<T>(on: boolean, fn: () => Promise<T>): Promise<T> {
+  if (PROFILE === undefined || !on) return fn();
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  const out = await fn();
+  const { profile } = await session.post('Profiler.stop');
+  writeFileSync(PROFILE, JSON.stringify(profile));
+  session.disconnect();
+  return out;
+}
 
 const args = process.argv.slice(2);
 const argOf = (name: string, dflt: number): number => {
@@ -39,6 +54,8 @@ const MONTHS = argOf('months', 5);
 const LEVEL_LOANS = argOf('level-loans', 5_000);
 const LEVEL_MONTHS = argOf('level-months', 3);
 const BLOCK_TXS = argOf('block-txs', 5_000);
+/** `--profile <file>`: writes a V8 CPU profile of the in-memory repayment blocks only (node:inspector). */
+const PROFILE = ((i) => (i >= 0 ? args[i + 1] : undefined))(args.indexOf('--profile'));
 
 const CHAIN_ID = 'autochain-bench';
 const DAY_MS = 86_400_000n;
@@ -309,7 +326,7 @@ async function run(backend: Backend, n: number, months: number): Promise<Result>
     dueTime = add(dueTime, since(t));
     const pays = r.borrowers.map((b, i) => prepareTx(b, 'loan', 'repay', RepayArgs, { loanId: BigInt(i + 1), amount: installment }));
     t = mark();
-    await chain.blocks(pays);
+    await profiled(backend.name.startsWith('memory') && m === months, () => chain.blocks(pays));
     repayTime = add(repayTime, since(t));
     repayments += pays.length;
   }

@@ -65,21 +65,25 @@ export function memoByBytes(build: (b: Uint8Array) => Uint8Array): (b: Uint8Arra
 }
 
 /**
- * Memoises a key builder over a numeric id for the last few ids (a tx reads and writes the same record's key
- * several times). Bounded: the memo is dropped when it reaches `max` entries.
+ * Memoises a builder over a numeric id (keys, or an object of keys for one record) for the last `max` ids, evicting
+ * the oldest first: a tx reads and writes the same record's keys several times, and a hot record's keys keep the
+ * store cells they found (KeyBytes.cell). Ids below 2^53 are looked up as numbers (a cheaper map key than a bigint).
  */
-export function memoById(build: (id: bigint) => Uint8Array, max = 64): (id: bigint) => Uint8Array {
-  let memo = new Map<bigint, Uint8Array>();
+export function memoById<T>(build: (id: bigint) => T, max = 64): (id: bigint) => T {
+  const memo = new Map<number | bigint, T>();
   return (id) => {
-    let k = memo.get(id);
+    const mk = id <= MAX_SAFE ? Number(id) : id;
+    let k = memo.get(mk);
     if (k === undefined) {
       k = build(id);
-      if (memo.size >= max) memo = new Map();
-      memo.set(id, k);
+      if (memo.size >= max) memo.delete(memo.keys().next().value!);
+      memo.set(mk, k);
     }
     return k;
   };
 }
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** Fixed-width decimal for numeric key parts whose byte order must follow numeric order. */
 export function padded(n: bigint | number, width = 20): string {

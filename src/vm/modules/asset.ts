@@ -50,7 +50,17 @@ export const TransferArgs = struct('asset.transfer', [
 
 // ---- state keys ----
 const listKey = (): Uint8Array => stateKey('asset', 'list');
-const defKey = (code: string): Uint8Array => stateKey('asset', 'def', code);
+const defKeyOf = (code: string): Uint8Array => stateKey('asset', 'def', code);
+/** Definition keys by code (at most MAX_ASSETS memoised; every transfer checks its asset). */
+const defKeys = new Map<string, Uint8Array>();
+function defKey(code: string): Uint8Array {
+  let k = defKeys.get(code);
+  if (k === undefined) {
+    k = defKeyOf(code);
+    if (defKeys.size < MAX_ASSETS) defKeys.set(code, k);
+  }
+  return k;
+}
 const supplyKey = (code: string): Uint8Array => stateKey('asset', 'supply', code);
 const balanceKeyOf = (code: string, address: Uint8Array): Uint8Array => stateKey('asset', 'bal', code, address);
 /** Per asset code (at most MAX_ASSETS memos; other codes are built each time), keys by address identity. */

@@ -267,9 +267,18 @@ export const RecordSaleArgs = struct('loan.recordSale', [['loanId', u64], ['buye
 // ---- state keys ----
 const countKey = (): Uint8Array => stateKey('loan', 'count');
 const appKey = (id: bigint): Uint8Array => stateKey('loan', 'app', padded(id));
-const loanKey = memoById((id) => stateKey('loan', 'l', padded(id)));
-const loanStateKey = memoById((id) => stateKey('loan', 's', padded(id)));
-const schedKey = memoById((id) => stateKey('loan', 'sched', padded(id)));
+/**
+ * The three keys of one loan (terms, state, schedule), memoised for the last LOAN_KEYS_MEMO loans (~0.5 KB each):
+ * every repayment and due step touches all three, and memoised keys reach their store cells directly.
+ */
+export const LOAN_KEYS_MEMO = 65_536;
+const loanKeys = memoById((id) => {
+  const p = padded(id);
+  return { terms: stateKey('loan', 'l', p), state: stateKey('loan', 's', p), sched: stateKey('loan', 'sched', p) };
+}, LOAN_KEYS_MEMO);
+const loanKey = (id: bigint): Uint8Array => loanKeys(id).terms;
+const loanStateKey = (id: bigint): Uint8Array => loanKeys(id).state;
+const schedKey = (id: bigint): Uint8Array => loanKeys(id).sched;
 const byBorrowerCountKey = (b: Uint8Array): Uint8Array => stateKey('loan', 'by', b, 'count');
 const byBorrowerItemKey = (b: Uint8Array, i: bigint): Uint8Array => stateKey('loan', 'by', b, padded(i));
 const debtKey = (b: Uint8Array, asset: string): Uint8Array => stateKey('loan', 'debt', b, asset);
