@@ -34,8 +34,75 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
 }
 
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
+  const n = a.length;
+  if (n !== b.length) return false;
+  // Addresses and keys (20-64 bytes) compare faster in a loop than through two Buffer views.
+  if (n <= 64) {
+    for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+    return true;
+  }
   return Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
+}
+
+const TWO_32 = 4_294_967_296;
+const TWO_53 = 2n ** 53n;
+const U64_LIMIT = 2n ** 64n;
+const SCRATCH = new DataView(new ArrayBuffer(8));
+
+/**
+ * Big-endian u64 at `offset` (the caller checks the length). Values below 2^53 (every amount in practice) become one
+ * BigInt from an exact number, without a DataView.
+ */
+export function readU64BE(b: Uint8Array, offset: number): bigint {
+  const hi = ((b[offset]! << 24) | (b[offset + 1]! << 16) | (b[offset + 2]! << 8) | b[offset + 3]!) >>> 0;
+  const lo = ((b[offset + 4]! << 24) | (b[offset + 5]! << 16) | (b[offset + 6]! << 8) | b[offset + 7]!) >>> 0;
+  if (hi < 0x20_0000) return BigInt(hi * TWO_32 + lo);
+  return (BigInt(hi) << 32n) | BigInt(lo);
+}
+
+/** Writes a big-endian u64 at `offset`; throws RangeError outside [0, 2^64). */
+export function writeU64BE(b: Uint8Array, offset: number, v: bigint): void {
+  let hi: number;
+  let lo: number;
+  if (v >= 0n && v < TWO_53) {
+    const n = Number(v);
+    lo = n % TWO_32;
+    hi = (n - lo) / TWO_32;
+  } else {
+    if (v < 0n || v >= U64_LIMIT) throw new RangeError(`${v} is not a u64`);
+    SCRATCH.setBigUint64(0, v);
+    hi = SCRATCH.getUint32(0);
+    lo = SCRATCH.getUint32(4);
+  }
+  b[offset] = hi >>> 24;
+  b[offset + 1] = (hi >>> 16) & 0xff;
+  b[offset + 2] = (hi >>> 8) & 0xff;
+  b[offset + 3] = hi & 0xff;
+  b[offset + 4] = lo >>> 24;
+  b[offset + 5] = (lo >>> 16) & 0xff;
+  b[offset + 6] = (lo >>> 8) & 0xff;
+  b[offset + 7] = lo & 0xff;
+}
+
+/** Big-endian u32 / u16 at `offset` (the caller checks the length). */
+export function readU32BE(b: Uint8Array, offset: number): number {
+  return ((b[offset]! << 24) | (b[offset + 1]! << 16) | (b[offset + 2]! << 8) | b[offset + 3]!) >>> 0;
+}
+
+export function writeU32BE(b: Uint8Array, offset: number, v: number): void {
+  b[offset] = v >>> 24;
+  b[offset + 1] = (v >>> 16) & 0xff;
+  b[offset + 2] = (v >>> 8) & 0xff;
+  b[offset + 3] = v & 0xff;
+}
+
+export function readU16BE(b: Uint8Array, offset: number): number {
+  return (b[offset]! << 8) | b[offset + 1]!;
+}
+
+export function writeU16BE(b: Uint8Array, offset: number, v: number): void {
+  b[offset] = (v >>> 8) & 0xff;
+  b[offset + 1] = v & 0xff;
 }
 
 export function compareBytes(a: Uint8Array, b: Uint8Array): number {

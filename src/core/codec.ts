@@ -5,7 +5,7 @@
 // u64 values are always encoded as 64-bit msgpack integers (bigint), small integers (u8/u16/u32) minimally.
 import { Packr } from 'msgpackr';
 import { CodecError } from './errors.js';
-import { equalBytes } from './bytes.js';
+import { equalBytes, readU64BE, writeU64BE } from './bytes.js';
 
 const packr = new Packr({ useRecords: false, moreTypes: false, bundleStrings: false, mapsAsObjects: true });
 
@@ -233,23 +233,11 @@ export function lazy<T>(name: string, get: () => Schema<T>): Schema<T> {
  */
 function encodeU64(v: bigint): Uint8Array {
   const out = new Uint8Array(9);
-  if (v < 1n << 63n) {
-    out[0] = 0xd3;
-    U64_SCRATCH.setBigInt64(0, v);
-  } else {
-    out[0] = 0xcf;
-    U64_SCRATCH.setBigUint64(0, v);
-  }
-  for (let i = 0; i < 8; i++) out[i + 1] = U64_SCRATCH_BYTES[i]!;
+  // int64 (0xd3) below 2^63, uint64 (0xcf) from 2^63: the same big-endian digits either way (toWire checked the range).
+  out[0] = v < 1n << 63n ? 0xd3 : 0xcf;
+  writeU64BE(out, 1, v);
   return out;
 }
-
-/**
- * An 8-byte scratch for the u64 fast paths: a DataView made per call cost more than the rest of the encoding.
- * Encoding is synchronous, so one scratch serves every call.
- */
-const U64_SCRATCH_BYTES = new Uint8Array(8);
-const U64_SCRATCH = new DataView(U64_SCRATCH_BYTES.buffer);
 
 export function encode<T>(schema: Schema<T>, value: T): Uint8Array {
   const wire = schema.toWire(value, schema.name);
@@ -268,13 +256,9 @@ function canonicalU64(data: Uint8Array): bigint | undefined {
   if (data.length !== 9) return undefined;
   const tag = data[0];
   if (tag !== 0xd3 && tag !== 0xcf) return undefined;
-  for (let i = 0; i < 8; i++) U64_SCRATCH_BYTES[i] = data[i + 1]!;
-  if (tag === 0xd3) {
-    const v = U64_SCRATCH.getBigInt64(0);
-    return v >= 0n ? v : undefined;
-  }
-  const v = U64_SCRATCH.getBigUint64(0);
-  return v >= 1n << 63n ? v : undefined;
+  // int64 must be non-negative (top bit clear); uint64 is only canonical from 2^63 (top bit set).
+  if ((data[1]! >= 0x80) !== (tag === 0xcf)) return undefined;
+  return readU64BE(data, 1);
 }
 
 /**

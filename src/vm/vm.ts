@@ -11,7 +11,7 @@ import { MAX_TX_ARGS_BYTES } from '../core/constants.js';
 import { Overlay, type KvReader, type KvWriter } from '../state/kv.js';
 import { Gas, GAS, MeteredState, OutOfGas } from './gas.js';
 import { stateKey } from './store.js';
-import { toHex } from '../core/bytes.js';
+import { equalBytes } from '../core/bytes.js';
 import type {
   BlockContext, Genesis, Misbehaviour, Module, OpResult, Receipt, ValidatorUpdate, VmEvent,
 } from './types.js';
@@ -38,8 +38,16 @@ export function loadNonce(state: KvReader, address: Uint8Array): bigint {
 
 /** A sender's address and nonce key, derived from its public key once and reused by its later txs. */
 interface SenderEntry {
+  publicKey: Uint8Array;
   address: Uint8Array;
   nonceKey: Uint8Array;
+  /** The next entry in the same hash bucket. */
+  next: SenderEntry | undefined;
+}
+
+/** 30 bits of a public key (an ed25519 key's bytes are uniformly spread): the sender cache's bucket number. */
+function senderHash(pk: Uint8Array): number {
+  return (pk[0]! | (pk[1]! << 8) | (pk[2]! << 16) | ((pk[3]! & 0x3f) << 24)) >>> 0;
 }
 
 /**
@@ -58,8 +66,13 @@ export interface ExecuteOptions {
 
 export class Vm {
   private readonly modules = new Map<string, Module>();
-  /** By public key hex. addressOf is sha256 (~3 µs); a pure function of the key, so a hit is what it would return. */
-  private readonly senders = new Map<string, SenderEntry>();
+  /**
+   * By public key, bucketed by senderHash and compared in full. addressOf is sha256 (~3 µs); a pure function of the
+   * key, so a hit is what it would return. `senderOrder` is the FIFO eviction order.
+   */
+  private readonly senders = new Map<number, SenderEntry>();
+  private readonly senderOrder: SenderEntry[] = [];
+  private senderOldest = 0;
 
   private readonly senderCacheMax: number;
 
@@ -98,91 +111,127 @@ export class Vm {
   }
 
   private senderOf(publicKey: Uint8Array): SenderEntry {
-    const k = toHex(publicKey);
-    let e = this.senders.get(k);
-    if (e === undefined) {
-      const address = addressOf(publicKey);
-      e = { address, nonceKey: nonceKey(address) };
-      if (this.senders.size >= this.senderCacheMax) this.senders.delete(this.senders.keys().next().value!);
-      this.senders.set(k, e);
+    const h = senderHash(publicKey);
+    const head = this.senders.get(h);
+    for (let e = head; e !== undefined; e = e.next) if (equalBytes(e.publicKey, publicKey)) return e;
+    const address = addressOf(publicKey);
+    const entry: SenderEntry = { publicKey: Uint8Array.from(publicKey), address, nonceKey: nonceKey(address), next: head };
+    this.senders.set(h, entry);
+    const order = this.senderOrder;
+    if (order.length < this.senderCacheMax) {
+      order.push(entry);
+    } else {
+      this.evictSender(order[this.senderOldest]!);
+      order[this.senderOldest] = entry;
+      this.senderOldest = (this.senderOldest + 1) % order.length;
     }
-    return e;
+    return entry;
+  }
+
+  /** Senders held in the cache (walks the buckets; for tests and diagnostics). */
+  senderCacheSize(): number {
+    let n = 0;
+    for (const head of this.senders.values()) for (let e: SenderEntry | undefined = head; e !== undefined; e = e.next) n += 1;
+    return n;
+  }
+
+  private evictSender(old: SenderEntry): void {
+    const h = senderHash(old.publicKey);
+    let e = this.senders.get(h);
+    if (e === old) {
+      if (old.next === undefined) this.senders.delete(h);
+      else this.senders.set(h, old.next);
+      return;
+    }
+    for (; e !== undefined; e = e.next) {
+      if (e.next === old) {
+        e.next = old.next;
+        return;
+      }
+    }
   }
 
   /** Executes one tx against `state` (the block's overlay). Deterministic; never throws for a bad tx. */
   execute(state: KvWriter, block: BlockContext, tx: Tx, opts: ExecuteOptions): Receipt {
     const { body } = tx;
-    const receipt = (code: string, message: string, gasUsed: bigint, events: VmEvent[] = []): Receipt => ({
-      txHash: opts.txHash, code, message, gasUsed, events,
-    });
-    if (body.chainId !== block.chainId) return receipt(VM_CODES.WRONG_CHAIN, `tx is for chain ${body.chainId}`, 0n);
-    if (!opts.signatureVerified && !verifyTxSignature(tx)) return receipt(VM_CODES.BAD_SIGNATURE, 'signature does not verify', 0n);
-    const { address: sender, nonceKey: senderNonceKey } = this.senderOf(body.sender);
-    const rawNonce = state.get(senderNonceKey);
+    const txHash = opts.txHash;
+    if (body.chainId !== block.chainId) return receiptOf(txHash, VM_CODES.WRONG_CHAIN, `tx is for chain ${body.chainId}`, 0n, []);
+    if (!opts.signatureVerified && !verifyTxSignature(tx)) return receiptOf(txHash, VM_CODES.BAD_SIGNATURE, 'signature does not verify', 0n, []);
+    const sender = this.senderOf(body.sender);
+    const rawNonce = state.get(sender.nonceKey);
     const expected = rawNonce === undefined ? 0n : decode(u64, rawNonce, 16);
-    if (body.nonce !== expected) return receipt(VM_CODES.BAD_NONCE, `nonce ${body.nonce}, expected ${expected}`, 0n);
+    if (body.nonce !== expected) return receiptOf(txHash, VM_CODES.BAD_NONCE, `nonce ${body.nonce}, expected ${expected}`, 0n, []);
 
     // From here on the sender is authenticated: the nonce advances whatever happens.
-    state.set(senderNonceKey, encode(u64, expected + 1n));
+    state.set(sender.nonceKey, encode(u64, expected + 1n));
     const gas = new Gas(body.gasLimit);
     const events: VmEvent[] = [];
     try {
-      gas.chargeUnits(Number(GAS.txBase) + Number(GAS.txByte) * opts.txBytes);
+      gas.chargeUnits(TX_BASE_GAS + TX_BYTE_GAS * opts.txBytes);
       const mod = this.modules.get(body.module);
       const op = mod?.ops[body.op];
       if (!mod || !op || !Object.hasOwn(mod.ops, body.op)) {
-        return receipt(VM_CODES.UNKNOWN_OP, `unknown operation ${body.module}.${body.op}`, gas.used);
+        return receiptOf(txHash, VM_CODES.UNKNOWN_OP, `unknown operation ${body.module}.${body.op}`, gas.used, []);
       }
       let args: unknown;
       try {
         args = decode(op.args, body.args, MAX_TX_ARGS_BYTES);
       } catch (e) {
-        if (e instanceof CodecError) return receipt(VM_CODES.BAD_ARGS, `bad arguments: ${e.message}`, gas.used);
+        if (e instanceof CodecError) return receiptOf(txHash, VM_CODES.BAD_ARGS, `bad arguments: ${e.message}`, gas.used, []);
         throw e;
       }
       gas.charge(op.gasBase);
-      const result = runIsolated(state, (opState) => op.run({
+      const module = body.module;
+      const run = (opState: KvWriter): OpResult => op.run({
         state: new MeteredState(opState, gas),
         block,
-        sender,
+        sender: sender.address,
         senderKey: body.sender,
-        txHash: opts.txHash,
+        txHash,
         gas,
         emit(type, attrs) {
           gas.chargeUnits(EVENT_GAS);
-          events.push({ module: body.module, type, attrs });
+          events.push({ module, type, attrs });
         },
-      }, args));
-      if (!result.ok) return receipt(result.code, result.message, gas.used);
-      return receipt(VM_CODES.OK, '', gas.used, events);
+      }, args);
+      let result: OpResult;
+      if (state.constructor === Overlay) {
+        // The block's overlay: the op runs under a savepoint, rolled back on failure or throw.
+        const blockState = state as Overlay;
+        blockState.beginSavepoint();
+        let r: OpResult | undefined;
+        try {
+          r = run(blockState);
+        } finally {
+          if (r?.ok === true) blockState.releaseSavepoint();
+          else blockState.rollbackSavepoint();
+        }
+        result = r;
+      } else {
+        // Any other store: a tx overlay, committed on success.
+        const overlay = new Overlay(state);
+        let r: OpResult | undefined;
+        try {
+          r = run(overlay);
+          if (r.ok) overlay.commitTo(state);
+        } finally {
+          if (r?.ok !== true) overlay.discard();
+        }
+        result = r;
+      }
+      if (!result.ok) return receiptOf(txHash, result.code, result.message, gas.used, []);
+      return receiptOf(txHash, VM_CODES.OK, '', gas.used, events);
     } catch (e) {
-      if (e instanceof OutOfGas) return receipt(VM_CODES.OUT_OF_GAS, e.message, gas.used);
+      if (e instanceof OutOfGas) return receiptOf(txHash, VM_CODES.OUT_OF_GAS, e.message, gas.used, []);
       throw e;
     }
   }
 }
 
-const EVENT_GAS = Number(GAS.event);
-
-/**
- * Runs an op so that its writes reach `state` only when it succeeds. On the block's Overlay itself this is a
- * savepoint (rolled back on failure or throw); on any other store, a tx overlay committed on success.
- */
-function runIsolated(state: KvWriter, run: (opState: KvWriter) => OpResult): OpResult {
-  if (state.constructor === Overlay) {
-    const block = state as Overlay;
-    block.beginSavepoint();
-    let result: OpResult | undefined;
-    try {
-      result = run(block);
-    } finally {
-      if (result?.ok === true) block.releaseSavepoint();
-      else block.rollbackSavepoint();
-    }
-    return result;
-  }
-  const overlay = new Overlay(state);
-  const result = run(overlay);
-  if (result.ok) overlay.commitTo(state);
-  return result;
+function receiptOf(txHash: Uint8Array, code: string, message: string, gasUsed: bigint, events: VmEvent[]): Receipt {
+  return { txHash, code, message, gasUsed, events };
 }
+
+const TX_BASE_GAS = Number(GAS.txBase);
+const TX_BYTE_GAS = Number(GAS.txByte);
+const EVENT_GAS = Number(GAS.event);

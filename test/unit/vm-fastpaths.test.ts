@@ -3,7 +3,7 @@
 import { describe, it, expect } from 'vitest';
 import { KeyBytes, MemoryKv, Overlay } from '../../src/state/kv.js';
 import { stateKey, hexOf, memoByBytes, memoById, padded } from '../../src/vm/store.js';
-import { utf8, toHex } from '../../src/core/bytes.js';
+import { utf8, toHex, readU64BE, writeU64BE, readU32BE, writeU32BE, readU16BE, writeU16BE } from '../../src/core/bytes.js';
 import { Gas, OutOfGas } from '../../src/vm/gas.js';
 import { InvariantError } from '../../src/core/errors.js';
 import { Vm, loadNonce } from '../../src/vm/vm.js';
@@ -162,6 +162,55 @@ describe('sender cache', () => {
     expect(loadNonce(c.state, addressOf(keyPairFromLabel('fill-0').publicKey))).toBe(1n);
     expect(send(L.alice)).toBe('OK');
     expect(c.nonce(L.alice)).toBe(2n);
+  });
+});
+
+describe('sender cache buckets', () => {
+  it('keeps senders whose keys share the bucket bits apart, through eviction', () => {
+    const c = new TestChain({ vm: new Vm(allModules(), { senderCacheMax: 3 }) });
+    // Six made-up public keys with the same first four bytes: one bucket. Signatures are not checked here
+    // (signatureVerified), so each is a distinct sender whose nonce must be tracked on its own.
+    const keys = Array.from({ length: 6 }, (_, i) => {
+      const k = new Uint8Array(32).fill(7);
+      k[31] = i;
+      return k;
+    });
+    const body = (pk: Uint8Array, nonce: bigint) => ({
+      chainId: c.genesis.chainId, sender: pk, nonce, gasLimit: 100_000n, module: 'asset', op: 'transfer',
+      args: encode(TransferArgs, { asset: 'CNY', to: addr(L.bob), amount: 1n, memo: '' }),
+    });
+    const run = (pk: Uint8Array, nonce: bigint): string => c.vm.execute(c.state, c.block(), { body: body(pk, nonce), signature: new Uint8Array(64) },
+      { txBytes: 100, txHash: new Uint8Array(32), signatureVerified: true }).code;
+    for (let round = 0n; round < 3n; round++) {
+      for (const pk of keys) {
+        expect(run(pk, round + 1n), `round ${round}: a stale nonce is refused`).toBe('vm.BAD_NONCE');
+        expect(run(pk, round), `round ${round}`).toBe('asset.INSUFFICIENT_FUNDS');
+      }
+    }
+    for (const pk of keys) expect(loadNonce(c.state, addressOf(pk))).toBe(3n);
+    expect(c.vm.senderCacheSize()).toBe(3);
+  });
+});
+
+describe('big-endian integer helpers', () => {
+  it('read and write what DataView does, and refuse values outside u64', () => {
+    fc.assert(fc.property(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.integer({ min: 0, max: 8 }), (v, off) => {
+      const a = new Uint8Array(16);
+      writeU64BE(a, off, v);
+      const dv = new DataView(new ArrayBuffer(16));
+      dv.setBigUint64(off, v);
+      expect(toHex(a)).toBe(toHex(new Uint8Array(dv.buffer)));
+      expect(readU64BE(a, off)).toBe(v);
+    }));
+    fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), (v) => {
+      const a = new Uint8Array(4);
+      writeU32BE(a, 0, v);
+      expect(readU32BE(a, 0)).toBe(v);
+      expect(new DataView(a.buffer).getUint32(0)).toBe(v);
+      writeU16BE(a, 0, v & 0xffff);
+      expect(readU16BE(a, 0)).toBe(v & 0xffff);
+    }));
+    for (const bad of [-1n, 2n ** 64n]) expect(() => writeU64BE(new Uint8Array(8), 0, bad), String(bad)).toThrow(RangeError);
   });
 });
 
