@@ -3,7 +3,7 @@
 import { describe, it, expect } from 'vitest';
 import { KeyBytes, MemoryKv, Overlay } from '../../src/state/kv.js';
 import { stateKey, hexOf, memoByBytes, memoById, padded } from '../../src/vm/store.js';
-import { utf8, toHex, readU64BE, writeU64BE, readU32BE, writeU32BE, readU16BE, writeU16BE } from '../../src/core/bytes.js';
+import { allocBytes, utf8, toHex, readU64BE, writeU64BE, readU32BE, writeU32BE, readU16BE, writeU16BE } from '../../src/core/bytes.js';
 import { Gas, OutOfGas } from '../../src/vm/gas.js';
 import { InvariantError } from '../../src/core/errors.js';
 import { Vm, loadNonce } from '../../src/vm/vm.js';
@@ -189,6 +189,28 @@ describe('sender cache buckets', () => {
     }
     for (const pk of keys) expect(loadNonce(c.state, addressOf(pk))).toBe(3n);
     expect(c.vm.senderCacheSize()).toBe(3);
+  });
+});
+
+describe('allocBytes', () => {
+  it('gives zeroed arrays of the asked length that never share bytes, small, slab-carved and large', () => {
+    const sizes = [0, 1, 64, 65, 134, 720, 1024, 1025, 5000];
+    const arrays: Uint8Array[] = [];
+    for (let round = 0; round < 60; round++) {
+      for (const n of sizes) {
+        const a = allocBytes(n);
+        expect(a.length).toBe(n);
+        expect(a.constructor).toBe(Uint8Array);
+        expect(a.every((x) => x === 0), `fresh ${n}`).toBe(true);
+        a.fill(round % 250 + 1);
+        arrays.push(a);
+      }
+    }
+    // Every array still holds exactly what was written into it (no overlap within a slab).
+    arrays.forEach((a, i) => {
+      const round = Math.floor(i / sizes.length);
+      expect(a.every((x) => x === round % 250 + 1), `array ${i}`).toBe(true);
+    });
   });
 });
 

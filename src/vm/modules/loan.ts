@@ -1,7 +1,7 @@
 // loan: applications underwritten in the same tx, funding with a lien, repayments, assignment, due-date processing
 // (late fees, penalty interest, days-past-due buckets, default), repossession and sale. Rules: docs/vm-loan.md.
 import { struct, str, u16, u32, u64, list, oneOf, optional, encode, decode, type Infer } from '../../core/codec.js';
-import { equalBytes, fromHex, readU16BE, readU32BE, readU64BE, writeU16BE, writeU32BE, writeU64BE } from '../../core/bytes.js';
+import { allocBytes, equalBytes, fromHex, readU16BE, readU32BE, readU64BE, writeU16BE, writeU32BE, writeU64BE } from '../../core/bytes.js';
 import { assert } from '../../core/errors.js';
 import { Overlay, type KvReader, type KvWriter } from '../../state/kv.js';
 import { stateKey, load, save, padded, memoById, MAX_RECORD_BYTES } from '../store.js';
@@ -196,7 +196,7 @@ const STATE_HEAD_BYTES = 22;
 export const LOAN_STATE_BYTES = STATE_HEAD_BYTES + 8 * (U64_FIELDS.length + TIME_FIELDS.length);
 
 export function encodeLoanState(l: LoanState): Uint8Array {
-  const out = new Uint8Array(LOAN_STATE_BYTES);
+  const out = allocBytes(LOAN_STATE_BYTES);
   const status = LOAN_STATUSES.indexOf(l.status);
   assert(status >= 0 && l.bucket >= 0 && l.bucket < DPD_BUCKETS.length, 'loan state out of range');
   out[0] = STATE_VERSION;
@@ -382,13 +382,12 @@ function addDebt(state: KvWriter, borrower: Uint8Array, asset: string, delta: bi
 const INSTALLMENT_BYTES = 20;
 
 export function encodeSchedule(schedule: readonly Installment[]): Uint8Array {
-  const out = new Uint8Array(schedule.length * INSTALLMENT_BYTES);
-  const dv = new DataView(out.buffer);
+  const out = allocBytes(schedule.length * INSTALLMENT_BYTES);
   schedule.forEach((s, k) => {
     const o = k * INSTALLMENT_BYTES;
-    dv.setUint32(o, s.dueDay);
-    dv.setBigUint64(o + 4, s.principal);
-    dv.setBigUint64(o + 12, s.interest);
+    writeU32BE(out, o, s.dueDay);
+    writeU64BE(out, o + 4, s.principal);
+    writeU64BE(out, o + 12, s.interest);
   });
   return out;
 }
