@@ -25,7 +25,7 @@ export interface Installment {
 
 /** num / den rounded half-up (ties away from zero) for num >= 0, den > 0. */
 export function roundHalfUp(num: bigint, den: bigint): bigint {
-  assert(num >= 0n && den > 0n, 'roundHalfUp needs num >= 0 and den > 0', { num: String(num), den: String(den) });
+  if (!(num >= 0n && den > 0n)) assert(false, 'roundHalfUp needs num >= 0 and den > 0', { num: String(num), den: String(den) });
   return (2n * num + den) / (2n * den);
 }
 
@@ -84,7 +84,7 @@ export function buildSchedule(t: ScheduleTerms): Installment[] {
     if (k === n) principal = outstanding;
     else if (t.method === 'levelPayment') principal = minBig(level - interest, outstanding);
     else principal = minBig(flat, outstanding);
-    assert(principal >= 0n, 'negative principal part', { k });
+    if (principal < 0n) assert(false, 'negative principal part', { k });
     out.push({ dueDay: dueDayOf(t.fundedDay, k), principal, interest });
     outstanding -= principal;
   }

@@ -319,7 +319,7 @@ export function loadLoan(state: KvReader, id: bigint): Loan | null {
   const terms = loadTerms(state, keys.terms);
   if (terms === null) return null;
   const b = state.get(keys.state);
-  assert(b !== undefined, 'loan without state', { id: String(id) });
+  if (b === undefined) assert(false, 'loan without state', { id: String(id) });
   checkLoanState(b);
   const t = terms;
   const flags = b[3]!;
@@ -373,7 +373,7 @@ export function monthlyDebtOf(state: KvReader, borrower: Uint8Array, asset: stri
 
 function addDebt(state: KvWriter, borrower: Uint8Array, asset: string, delta: bigint): void {
   const v = monthlyDebtOf(state, borrower, asset) + delta;
-  assert(v >= 0n, 'negative borrower debt', { borrower: hex(borrower) });
+  if (v < 0n) assert(false, 'negative borrower debt', { borrower: hex(borrower) });
   if (v === 0n) state.delete(debtKey(borrower, asset));
   else save(state, debtKey(borrower, asset), u64, v);
 }
@@ -393,7 +393,7 @@ export function encodeSchedule(schedule: readonly Installment[]): Uint8Array {
 }
 
 export function decodeInstallment(buf: Uint8Array, k: number): Installment {
-  assert(k >= 0 && (k + 1) * INSTALLMENT_BYTES <= buf.length, 'installment index out of range', { k });
+  if (!(k >= 0 && (k + 1) * INSTALLMENT_BYTES <= buf.length)) assert(false, 'installment index out of range', { k });
   const o = k * INSTALLMENT_BYTES;
   return { dueDay: readU32BE(buf, o), principal: readU64BE(buf, o + 4), interest: readU64BE(buf, o + 12) };
 }
@@ -430,8 +430,9 @@ export function balancesOf(l: Loan): Balances {
   const principalDue = maxBig(0n, l.principalFallenDue - l.principalPaid);
   const principalOutstanding = l.principal - l.principalPaid;
   const payoff = CLOSED.has(l.status) ? 0n : penaltyDue + feesDue + interestDue + principalOutstanding - l.advance;
-  assert(penaltyDue >= 0n && feesDue >= 0n && interestDue >= 0n && principalOutstanding >= 0n && payoff >= 0n,
-    'loan balances out of range', { id: String(l.id) });
+  if (!(penaltyDue >= 0n && feesDue >= 0n && interestDue >= 0n && principalOutstanding >= 0n && payoff >= 0n)) {
+    assert(false, 'loan balances out of range', { id: String(l.id) });
+  }
   return { penaltyDue, feesDue, interestDue, principalDue, principalOutstanding, advance: l.advance, payoff };
 }
 
@@ -457,7 +458,7 @@ class LoanRun {
     if (hit !== undefined) return hit;
     if (this.sched === undefined) {
       const s = this.env.state.get(schedKey(this.loan.id));
-      assert(s !== undefined, 'loan without schedule', { id: String(this.loan.id) });
+      if (s === undefined) assert(false, 'loan without schedule', { id: String(this.loan.id) });
       this.sched = s;
     }
     const i = decodeInstallment(this.sched, k);
@@ -526,14 +527,17 @@ interface Allocation {
  */
 function allocate(l: Loan, amount: bigint): Allocation {
   const b = balancesOf(l);
-  assert(amount <= b.payoff, 'allocation above payoff', { id: String(l.id) });
+  if (amount > b.payoff) assert(false, 'allocation above payoff', { id: String(l.id) });
   let rest = amount;
-  const take = (due: bigint): bigint => {
-    const x = minBig(rest, due);
-    rest -= x;
-    return x;
-  };
-  const a: Allocation = { penalty: take(b.penaltyDue), fees: take(b.feesDue), interest: take(b.interestDue), principal: take(b.principalDue), advance: 0n };
+  const penalty = minBig(rest, b.penaltyDue);
+  rest -= penalty;
+  const fees = minBig(rest, b.feesDue);
+  rest -= fees;
+  const interest = minBig(rest, b.interestDue);
+  rest -= interest;
+  const principal = minBig(rest, b.principalDue);
+  rest -= principal;
+  const a: Allocation = { penalty, fees, interest, principal, advance: 0n };
   l.penaltyPaid += a.penalty;
   l.feesPaid += a.fees;
   l.interestPaid += a.interest;
@@ -542,7 +546,7 @@ function allocate(l: Loan, amount: bigint): Allocation {
     const undue = l.principal - l.principalPaid;
     if (rest + l.advance >= undue) {
       // Early payoff: the advance already held counts towards it.
-      assert(rest + l.advance === undue, 'payoff arithmetic', { id: String(l.id) });
+      if (rest + l.advance !== undue) assert(false, 'payoff arithmetic', { id: String(l.id) });
       a.principal += undue;
       a.advance = -l.advance;
       l.principalPaid += undue;
@@ -567,7 +571,7 @@ function fallDue(r: LoanRun): void {
     const use = minBig(l.advance, b.penaltyDue + b.feesDue + b.interestDue + b.principalDue);
     l.advance -= use;
     const a = allocate(l, use);
-    assert(a.advance === 0n, 'advance re-advanced', { id: String(l.id) });
+    if (a.advance !== 0n) assert(false, 'advance re-advanced', { id: String(l.id) });
   }
   // Covered by the advance on its due day: on time.
   settleInstallments(r, i.dueDay);
@@ -647,7 +651,7 @@ function setStatus(state: KvWriter, l: Loan, status: LoanStatus): void {
     save(state, dqCountKey(), u64, n + 1n);
   } else {
     const pos = load(state, dqPosKey(l.id), u64);
-    assert(pos !== undefined, 'delinquent loan missing from its index', { id: String(l.id) });
+    if (pos === undefined) assert(false, 'delinquent loan missing from its index', { id: String(l.id) });
     const last = loadU64(state, dqCountKey()) - 1n;
     if (pos !== last) {
       const moved = load(state, dqItemKey(last), u64);
@@ -837,10 +841,10 @@ const fund: OpDef<Infer<typeof FundArgs>> = {
     if (!isLenderAccount(ctx.state, ctx.sender, app.lenderMember)) return failure(LOAN_CODES.NOT_LENDER, `only ${app.lenderMember}'s lender accounts fund this application`);
     if (ctx.block.timeMs > app.appliedAtMs + APPROVAL_TTL_MS) return failure(LOAN_CODES.APPLICATION_EXPIRED, `approval of ${app.id} expired`);
     const p = loadProduct(ctx.state, app.productId);
-    assert(p !== null, 'application names a missing product', { id: String(app.id) });
+    if (p === null) assert(false, 'application names a missing product', { id: String(app.id) });
     const v = loadVehicle(ctx.state, app.vin);
     // Approval required the vehicle, and vehicles are never deleted.
-    assert(v !== null, 'approved application names a missing vehicle', { id: String(app.id) });
+    if (v === null) assert(false, 'approved application names a missing vehicle', { id: String(app.id) });
     const why = pledgeable(v);
     if (why !== null) return failure(LOAN_CODES.VEHICLE_NOT_PLEDGEABLE, why);
     if (v.lien !== null) return failure(LOAN_CODES.VEHICLE_LIENED, `vehicle ${app.vin} is liened to loan ${v.lien.loanId}`);
