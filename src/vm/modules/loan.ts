@@ -4,7 +4,7 @@ import { struct, str, u16, u32, u64, list, oneOf, optional, encode, decode, type
 import { allocBytes, equalBytes, fromHex, readU16BE, readU32BE, readU64BE, writeU16BE, writeU32BE, writeU64BE } from '../../core/bytes.js';
 import { assert } from '../../core/errors.js';
 import { Overlay, type KvReader, type KvWriter } from '../../state/kv.js';
-import { stateKey, load, save, padded, memoById, MAX_RECORD_BYTES } from '../store.js';
+import { stateKey, load, save, padded, memoById, bytesMemo, MAX_RECORD_BYTES } from '../store.js';
 import { OK, failure, type BlockStepContext, type Genesis, type Module, type OpDef, type OpResult } from '../types.js';
 import { addressSchema, assetCodeSchema, hex, page } from '../util.js';
 import {
@@ -299,18 +299,14 @@ export function loadApplication(state: KvReader, id: bigint): Application | null
 /**
  * Decoded terms by the identity of their stored bytes. Decoding is a pure function of the bytes and stored values
  * are never mutated, so a hit is exactly what decoding would return; it spares every repayment and due-date step the
- * canonical decode of a record that rarely changes. Entries die with their bytes (WeakMap).
+ * canonical decode of a record that rarely changes. Entries live on their bytes (bytesMemo) and die with them.
  */
-const decodedTerms = new WeakMap<Uint8Array, LoanTerms>();
+const decodedTerms = bytesMemo((raw) => decode(LoanTermsSchema, raw, MAX_RECORD_BYTES));
 
 function loadTerms(state: KvReader, key: Uint8Array): LoanTerms | null {
   const raw = state.get(key);
   if (raw === undefined) return null;
-  const hit = decodedTerms.get(raw);
-  if (hit !== undefined) return hit;
-  const terms = decode(LoanTermsSchema, raw, MAX_RECORD_BYTES);
-  decodedTerms.set(raw, terms);
-  return terms;
+  return decodedTerms.get(raw);
 }
 
 /** A loan (terms and state) as a fresh object the caller may change. */
