@@ -1106,6 +1106,14 @@ function viewDay(state: KvReader, asOfMs?: bigint): number {
  */
 function loanViewAt(state: KvReader, stored: Loan, day: number, withSchedule: boolean): Record<string, unknown> {
   const scratch = new Overlay(state);
+  try {
+    return loanViewOn(scratch, state, stored, day, withSchedule);
+  } finally {
+    scratch.discard();
+  }
+}
+
+function loanViewOn(scratch: Overlay, state: KvReader, stored: Loan, day: number, withSchedule: boolean): Record<string, unknown> {
   const loan: Loan = { ...stored };
   const r = new LoanRun({ state: scratch, nowMs: BigInt(day) * 86_400_000n, today: Math.max(day, stored.accruedDay), emit: () => {} }, loan);
   bringCurrent(r);
