@@ -182,7 +182,7 @@ function decodeU64Struct(fieldNames: readonly string[], data: Uint8Array): Recor
   if (data.length !== 1 + 9 * n || data[0] !== (0x90 | n)) return undefined;
   const out: Record<string, bigint> = {};
   for (let i = 0; i < n; i++) {
-    const v = canonicalU64(data.subarray(1 + 9 * i, 10 + 9 * i));
+    const v = canonicalU64At(data, 1 + 9 * i);
     if (v === undefined) return undefined;
     out[fieldNames[i]!] = v;
   }
@@ -253,12 +253,16 @@ export function encode<T>(schema: Schema<T>, value: T): Uint8Array {
  * general path, without unpacking and re-encoding (which dominated balance reads in benchmarks/vm.ts).
  */
 function canonicalU64(data: Uint8Array): bigint | undefined {
-  if (data.length !== 9) return undefined;
-  const tag = data[0];
+  return data.length === 9 ? canonicalU64At(data, 0) : undefined;
+}
+
+/** canonicalU64 of the 9 bytes at `offset` (the caller checks they are there). */
+function canonicalU64At(data: Uint8Array, offset: number): bigint | undefined {
+  const tag = data[offset];
   if (tag !== 0xd3 && tag !== 0xcf) return undefined;
   // int64 must be non-negative (top bit clear); uint64 is only canonical from 2^63 (top bit set).
-  if ((data[1]! >= 0x80) !== (tag === 0xcf)) return undefined;
-  return readU64BE(data, 1);
+  if ((data[offset + 1]! >= 0x80) !== (tag === 0xcf)) return undefined;
+  return readU64BE(data, offset + 1);
 }
 
 /**
