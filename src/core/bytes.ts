@@ -48,8 +48,10 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
  * A fresh zeroed byte array of `n` bytes. V8 keeps typed arrays of at most 64 bytes on its heap; a larger one gets a
  * backing store of its own, and that cost ~1-2 µs per allocation here against ~70 ns (benchmarks/vm.ts: every
  * repayment encodes a 134-byte loan state). Arrays of 65 bytes to 1 KB are therefore carved from shared 16 KB slabs,
- * as Node's Buffer pool does: a slab lives while any array in it does, which bounds the waste to one slab per
- * long-lived array in the worst case. The arrays are plain Uint8Arrays; callers must not rely on `.buffer` being theirs.
+ * as Node's Buffer pool does: a slab lives while any array in it does, so a long-lived array can hold up to one slab.
+ * Stores that keep values for long copy such views into memory of their own (ChainStore's value cache does); the
+ * in-memory MemoryKv keeps them as given. The arrays are plain Uint8Arrays; callers must not rely on `.buffer` being
+ * theirs.
  */
 export function allocBytes(n: number): Uint8Array {
   if (n <= 64 || n > SLAB_MAX_ITEM) return new Uint8Array(n);

@@ -115,6 +115,18 @@ function asBuffer(b: Uint8Array): Buffer {
 }
 
 /** A key's latin1 string (the cache index). Keys that already carry it (kv.ts KeyBytes: `mapped`) skip the conversion. */
+/**
+ * A value the value cache may keep for long: a view into a larger buffer (an allocBytes slab, msgpackr's output
+ * buffer, Node's Buffer pool behind a small LevelDB read) is copied, so cached entries cannot pin whole slabs.
+ */
+function ownBytes(v: Uint8Array): Uint8Array {
+  if (v.byteOffset === 0 && v.byteLength === v.buffer.byteLength) return v;
+  // Same kind as given (a Buffer stays a Buffer), in memory of its own (allocUnsafeSlow is never pooled).
+  const own = Buffer.isBuffer(v) ? Buffer.allocUnsafeSlow(v.length) : new Uint8Array(v.length);
+  own.set(v);
+  return own;
+}
+
 function latin1Of(key: Uint8Array): string {
   const mapped = (key as { mapped?: unknown }).mapped;
   return typeof mapped === 'string' ? mapped : asBuffer(key).toString('latin1');
@@ -218,7 +230,8 @@ export class ChainStore implements PageSource {
     }
     const cached = this.valueCache.get(mk);
     if (cached !== undefined) return cached ?? undefined;
-    const v = this.db.getSync(bucketKey(Bucket.STATE, key));
+    const raw = this.db.getSync(bucketKey(Bucket.STATE, key));
+    const v = raw === undefined ? undefined : ownBytes(raw);
     this.valueCache.set(mk, v ?? null);
     return v;
   }
@@ -333,7 +346,7 @@ export class ChainStore implements PageSource {
       this.pending = null;
       this.pendingValues = null;
     }
-    for (const [mk, v] of pendingValues) this.valueCache.set(mk, v);
+    for (const [mk, v] of pendingValues) this.valueCache.set(mk, v === null ? null : ownBytes(v));
     for (const [k, { depth, page }] of prepared.pages) this.replaceCachedPage(k, depth, page);
     this.heightValue = input.height;
     this.initializedValue = true;

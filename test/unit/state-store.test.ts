@@ -238,6 +238,23 @@ describe('ChainStore', () => {
     }
   });
 
+  it('cached values own their memory: views into larger buffers are copied, with the same bytes', async () => {
+    // A value handed over as a view into a 16 KB slab (as allocBytes and msgpackr produce), and a small one.
+    const slab = new Uint8Array(16 * 1024).fill(7);
+    const view = slab.subarray(100, 234);
+    await commitNext(store, [{ key: utf8('k/view'), value: view }, set('k/small', 'x')], []);
+    const cached = store.reader().get(utf8('k/view'))!;
+    expect(toHex(cached)).toBe(toHex(view));
+    expect(cached.buffer.byteLength).toBe(134);
+    // Read back from disk (small LevelDB reads come as views of Node's Buffer pool): also owned.
+    await store.close();
+    store = await ChainStore.open(dir, { valueCacheEntries: 1 });
+    const fromDisk = store.reader().get(utf8('k/small'))!;
+    expect(fromUtf8(fromDisk)).toBe('x');
+    expect(fromDisk.buffer.byteLength).toBe(fromDisk.byteLength);
+    expect(toHex(store.reader().get(utf8('k/view'))!)).toBe(toHex(view));
+  });
+
   it('a closed store refuses use', async () => {
     await store.close();
     expect(() => store.reader().get(utf8('a'))).toThrow(StateError);
