@@ -102,6 +102,8 @@ export class Cell {
 /** An undo entry's "the overlay did not own this cell before" marker. */
 const NOT_OWNED = 0;
 
+type UndoLog = (string | Cell | Uint8Array | null | undefined | typeof NOT_OWNED)[];
+
 /**
  * A writable layer over a reader. `commitTo` pushes its changes down; dropping it discards them.
  *
@@ -127,7 +129,8 @@ export class Overlay implements KvWriter, MappedKv {
    * savepoint of the block's overlay instead of a tx overlay of its own: reads then cross one layer fewer and a
    * successful tx needs no copy of its writes.
    */
-  private undo: (string | Cell | Uint8Array | null | undefined | typeof NOT_OWNED)[] | null = null;
+  private undo: UndoLog | null = null;
+  private readonly undoLog: UndoLog = [];
   /** touched.length when the savepoint began (cell mode): a rollback un-owns the cells after it. */
   private touchedMark = 0;
 
@@ -144,13 +147,17 @@ export class Overlay implements KvWriter, MappedKv {
   /** Starts recording how to undo this layer's writes (one savepoint at a time). */
   beginSavepoint(): void {
     assert(this.undo === null, 'savepoint already open');
-    this.undo = [];
+    // One log array per overlay, emptied after each savepoint (a savepoint per tx would otherwise allocate one).
+    const log = this.undoLog;
+    log.length = 0;
+    this.undo = log;
     this.touchedMark = this.touched.length;
   }
 
   /** Keeps the writes made since beginSavepoint. */
   releaseSavepoint(): void {
     assert(this.undo !== null, 'no savepoint open');
+    this.undo.length = 0;
     this.undo = null;
   }
 
@@ -179,6 +186,7 @@ export class Overlay implements KvWriter, MappedKv {
         else this.writes.set(mk, prev);
       }
     }
+    undo.length = 0;
     this.undo = null;
   }
 
