@@ -3,7 +3,7 @@
 import { struct, str, u16, u32, u64, list, oneOf, decode, type Infer } from '../../core/codec.js';
 import { fromHex } from '../../core/bytes.js';
 import type { KvReader, KvWriter } from '../../state/kv.js';
-import { stateKey, load, save, padded, MAX_RECORD_BYTES } from '../store.js';
+import { stateKey, load, save, padded, bytesMemo, MAX_RECORD_BYTES } from '../store.js';
 import { OK, failure, DEFAULT_CAPS, type Genesis, type Module, type OpDef, type OpResult, type RegulatoryCaps } from '../types.js';
 import { addressSchema, assetCodeSchema, hex, page } from '../util.js';
 import { REPAYMENT_METHODS, MAX_TERM_MONTHS } from '../money.js';
@@ -98,33 +98,21 @@ const lenderCountKey = (member: string): Uint8Array => stateKey('product', 'lend
 const lenderItemKey = (member: string, i: number): Uint8Array => stateKey('product', 'lender', member, padded(i, 6));
 
 /**
- * Decoded records by the identity of their stored bytes (decoding is a pure function of the bytes, and stored
- * values are never mutated): every application and funding reads the product and the caps. The returned objects
- * are shared and read-only: callers build new objects to change them (as update and retire do).
+ * Decoded records by the identity of their stored bytes (bytesMemo: decoding is a pure function of the bytes, and
+ * stored values are never mutated): every application and funding reads the product and the caps. The returned
+ * objects are shared and read-only: callers build new objects to change them (as update and retire do).
  */
-const decodedProducts = new WeakMap<Uint8Array, Product>();
-const decodedCaps = new WeakMap<Uint8Array, RegulatoryCaps>();
+const decodedProducts = bytesMemo((raw) => decode(ProductSchema, raw, MAX_RECORD_BYTES));
+const decodedCaps = bytesMemo((raw) => decode(CapsSchema, raw, MAX_RECORD_BYTES));
 
 export function loadCaps(state: KvReader): Readonly<RegulatoryCaps> {
   const raw = state.get(capsKey());
-  if (raw === undefined) return DEFAULT_CAPS;
-  let caps = decodedCaps.get(raw);
-  if (caps === undefined) {
-    caps = decode(CapsSchema, raw, MAX_RECORD_BYTES);
-    decodedCaps.set(raw, caps);
-  }
-  return caps;
+  return raw === undefined ? DEFAULT_CAPS : decodedCaps.get(raw);
 }
 
 export function loadProduct(state: KvReader, id: bigint): Readonly<Product> | null {
   const raw = state.get(productKey(id));
-  if (raw === undefined) return null;
-  let p = decodedProducts.get(raw);
-  if (p === undefined) {
-    p = decode(ProductSchema, raw, MAX_RECORD_BYTES);
-    decodedProducts.set(raw, p);
-  }
-  return p;
+  return raw === undefined ? null : decodedProducts.get(raw);
 }
 
 function loadCount(state: KvReader, key: Uint8Array): bigint {
