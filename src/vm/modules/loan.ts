@@ -469,13 +469,19 @@ class LoanRun {
 
   private idAttrs: { loanId: string; borrower: string; lender: string; lenderBytes: Uint8Array } | undefined;
 
-  /** The attributes every loan event carries (hex computed once per run; the lender changes on assignment). */
-  ids(): Record<string, string> {
+  /** The loan's id, borrower and lender as event attributes (hex computed once per run; the lender changes on assignment). */
+  idStrings(): { readonly loanId: string; readonly borrower: string; readonly lender: string } {
     const a = this.idAttrs;
-    if (a !== undefined && a.lenderBytes === this.loan.lender) return { loanId: a.loanId, borrower: a.borrower, lender: a.lender };
+    if (a !== undefined && a.lenderBytes === this.loan.lender) return a;
     const fresh = { loanId: String(this.loan.id), borrower: hex(this.loan.borrower), lender: hex(this.loan.lender), lenderBytes: this.loan.lender };
     this.idAttrs = fresh;
-    return { loanId: fresh.loanId, borrower: fresh.borrower, lender: fresh.lender };
+    return fresh;
+  }
+
+  /** The attributes every loan event carries, first in its attributes: loanId, borrower, lender. */
+  ids(): Record<string, string> {
+    const a = this.idStrings();
+    return { loanId: a.loanId, borrower: a.borrower, lender: a.lender };
   }
 }
 
@@ -521,8 +527,9 @@ interface Allocation {
  * rest of the principal if it (with any advance) covers it, else is kept as advance for the next installments.
  * The caller never passes more than the payoff amount.
  */
-function allocate(l: Loan, amount: bigint): Allocation {
-  const b = balancesOf(l);
+function allocate(l: Loan, amount: bigint, current?: Balances): Allocation {
+  // `current`: balancesOf(l) computed by the caller with the loan unchanged since.
+  const b = current ?? balancesOf(l);
   if (amount > b.payoff) assert(false, 'allocation above payoff', { id: String(l.id) });
   let rest = amount;
   const penalty = minBig(rest, b.penaltyDue);
@@ -892,10 +899,11 @@ const repay: OpDef<Infer<typeof RepayArgs>> = {
     if (!ACCRUING.has(loan.status)) return failure(LOAN_CODES.NOT_REPAYABLE, `loan ${loan.id} is ${loan.status}`);
     const r = new LoanRun(envOf(ctx), loan);
     bringCurrent(r);
-    const pay = minBig(a.amount, balancesOf(loan).payoff);
+    const before = balancesOf(loan);
+    const pay = minBig(a.amount, before.payoff);
     const moved = transfer(ctx.state, loan.asset, ctx.sender, loan.lender, pay);
     if (!moved.ok) return moved;
-    const al = allocate(loan, pay);
+    const al = allocate(loan, pay, before);
     settleInstallments(r, r.env.today);
     const paidOff = loan.principalPaid === loan.principal;
     if (paidOff) {
@@ -906,8 +914,10 @@ const repay: OpDef<Infer<typeof RepayArgs>> = {
       reschedule(r, false);
     }
     saveLoan(ctx.state, loan, { terms: paidOff });
+    const id = r.idStrings();
     ctx.emit('repaid', {
-      ...r.ids(), payer: hex(ctx.sender), amount: String(pay), penalty: String(al.penalty), fees: String(al.fees),
+      loanId: id.loanId, borrower: id.borrower, lender: id.lender, payer: hex(ctx.sender), amount: String(pay),
+      penalty: String(al.penalty), fees: String(al.fees),
       interest: String(al.interest), principal: String(al.principal), advance: String(al.advance), status: loan.status,
     });
     if (paidOff) ctx.emit('paidOff', { ...r.ids(), vin: loan.vin });
