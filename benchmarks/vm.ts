@@ -7,11 +7,10 @@
 // commit of the block's changes (MemoryKv: applying the overlay; LevelDB: tree update + one fsync'd batch).
 // Signatures are NOT verified here: the mempool verifies each tx once before it reaches a block
 // (ExecuteOptions.signatureVerified), and that cost is measured by benchmarks/crypto.ts. Txs are pre-encoded and
-// pre-hashed outside the timed section for the same reason (the mempool does it): every timed phase's txs are
-// prepared before the first timed phase, and one full GC settles them (with the untimed setup's garbage) so that no
-// timed phase pays for copying its own inputs. Repayments are reported for the whole run, for the first month
-// (each borrower's first payment creates their credit-history entry and the VM builds its key memos) and for
-// months 2..N (the steady state). `--profile <file>` writes a CPU profile of the last month's repayment blocks.
+// pre-hashed outside the timed section for the same reason (the mempool does it), just before each timed phase, and
+// one full GC collects the untimed setup's garbage before the first timed phase. Repayments are reported for the
+// whole run, for the first month (each borrower's first payment creates their credit-history entry and the VM builds
+// its key memos) and for months 2..N (the steady state). `--profile <file>` writes a CPU profile of the last month's repayment blocks.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -37,10 +36,7 @@ import { Session } from 'node:inspector/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
-/**
- * One full garbage collection after the untimed setup (80,000 txs and their receipts) and the preparation of every
- * timed phase's txs, so that neither is charged to a timed phase.
- */
+/** One full garbage collection after the untimed setup (80,000 txs and their receipts): not charged to a timed phase. */
 function collectSetupGarbage(): void {
   setFlagsFromString('--expose-gc');
   (runInNewContext('gc') as () => void)();
@@ -368,10 +364,10 @@ async function run(backend: Backend, n: number, months: number): Promise<Result>
   await chain.blocks(setup);
   chain.tally();
   setup.length = 0;
+  collectSetupGarbage();
 
-  // Every timed phase's txs are prepared here, before timing starts (the mempool's work: encoding and hashing), and
-  // the setup's garbage is collected once, so the prepared txs are settled in the old generation and no timed phase
-  // pays the young generation's copying of its own inputs. Each timed phase's own garbage is collected on the clock.
+  // Each timed phase's txs are prepared just before it, off the clock (the mempool's work: decoding, hashing), so a
+  // block runs on recently arrived txs as in a node; each timed phase's own garbage is collected on the clock.
   const originate: PreparedTx[] = [];
   r.borrowers.forEach((b, i) => {
     originate.push(prepareTx(b, 'loan', 'apply', ApplyArgs, { productId: 1n, vin: makeVin(i + 1), price: PRICE, downPayment: DOWN_PAYMENT, termMonths: TERM_MONTHS }));
@@ -379,9 +375,6 @@ async function run(backend: Backend, n: number, months: number): Promise<Result>
   });
   // Every loan has the same terms, so the same level installment (checked against the funded loan below).
   const installment = firstInstallmentAmount({ principal: PRICE - DOWN_PAYMENT, aprBps: BAND_B_APR_BPS, termMonths: TERM_MONTHS, method: 'levelPayment' });
-  const paysByMonth = Array.from({ length: months }, () =>
-    r.borrowers.map((b, i) => prepareTx(b, 'loan', 'repay', RepayArgs, { loanId: BigInt(i + 1), amount: installment })));
-  collectSetupGarbage();
 
   progress(`${backend.name}: ${n} applications with funding`);
   let t = mark();
@@ -407,7 +400,7 @@ async function run(backend: Backend, n: number, months: number): Promise<Result>
     await chain.advanceTo(BigInt(schedule[m - 1]!.dueDay) * DAY_MS + 3_600_000n, n);
     dueTime = add(dueTime, since(t));
     chain.tally();
-    const pays = paysByMonth[m - 1]!;
+    const pays = r.borrowers.map((b, i) => prepareTx(b, 'loan', 'repay', RepayArgs, { loanId: BigInt(i + 1), amount: installment }));
     progress(`${backend.name}: month ${m} of ${months}, ${pays.length} repayments`);
     t = mark();
     await profiled(backend.name.startsWith('memory') && m === months, () => chain.blocks(pays));
@@ -418,7 +411,6 @@ async function run(backend: Backend, n: number, months: number): Promise<Result>
     progress(`${backend.name}: month ${m}: ${rate(pays.length, month).perCpuSec} repayments per CPU-second (${rate(pays.length, month).perWallSec} per wall-second)`);
     chain.tally();
     repayments += pays.length;
-    paysByMonth[m - 1] = [];
   }
   if (chain.failures.size > 0) throw new Error(`failed txs: ${JSON.stringify([...chain.failures])}`);
   const loan = loadLoan(backend.reader(), 1n)!;
