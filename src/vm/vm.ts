@@ -78,6 +78,9 @@ export class Vm {
 
   constructor(modules: readonly Module[], opts: { senderCacheMax?: number } = {}) {
     this.senderCacheMax = opts.senderCacheMax ?? SENDER_CACHE_MAX;
+    if (!(Number.isSafeInteger(this.senderCacheMax) && this.senderCacheMax >= 1)) {
+      throw new RangeError(`senderCacheMax must be a positive integer, got ${this.senderCacheMax}`);
+    }
     for (const m of modules) {
       if (this.modules.has(m.name)) throw new Error(`module ${m.name} registered twice`);
       this.modules.set(m.name, m);

@@ -189,6 +189,7 @@ describe('sender cache buckets', () => {
     }
     for (const pk of keys) expect(loadNonce(c.state, addressOf(pk))).toBe(3n);
     expect(c.vm.senderCacheSize()).toBe(3);
+    for (const bad of [0, -1, 1.5]) expect(() => new Vm(allModules(), { senderCacheMax: bad }), String(bad)).toThrow(RangeError);
   });
 });
 
