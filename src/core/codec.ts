@@ -5,7 +5,7 @@
 // u64 values are always encoded as 64-bit msgpack integers (bigint), small integers (u8/u16/u32) minimally.
 import { Packr } from 'msgpackr';
 import { CodecError } from './errors.js';
-import { equalBytes, readU64BE, writeU64BE } from './bytes.js';
+import { allocBytes, equalBytes, readU64BE, writeU64BE } from './bytes.js';
 
 const packr = new Packr({ useRecords: false, moreTypes: false, bundleStrings: false, mapsAsObjects: true });
 
@@ -232,7 +232,7 @@ export function lazy<T>(name: string, get: () => Schema<T>): Schema<T> {
  * below 2^63 and uint64 (0xcf) from 2^63, without a pack call (the same bytes; tested against the general path).
  */
 function encodeU64(v: bigint): Uint8Array {
-  const out = new Uint8Array(9);
+  const out = allocBytes(9);
   // int64 (0xd3) below 2^63, uint64 (0xcf) from 2^63: the same big-endian digits either way (toWire checked the range).
   out[0] = v < 1n << 63n ? 0xd3 : 0xcf;
   writeU64BE(out, 1, v);

@@ -168,7 +168,9 @@ export class Vm {
     // From here on the sender is authenticated: the nonce advances whatever happens.
     state.set(sender.nonceKey, encode(u64, expected + 1n));
     const gas = new Gas(body.gasLimit);
-    const events: VmEvent[] = [];
+    // Made on the first event, as a one-element literal: a receipt lives until its block is committed, and `[]` grown
+    // by push would keep a 17-slot backing store per tx (most txs emit one event).
+    let events: VmEvent[] | null = null;
     try {
       gas.chargeUnits(TX_BASE_GAS + TX_BYTE_GAS * opts.txBytes);
       const mod = this.modules.get(body.module);
@@ -194,7 +196,9 @@ export class Vm {
         gas,
         emit(type, attrs) {
           gas.chargeUnits(EVENT_GAS);
-          events.push({ module, type, attrs });
+          const ev: VmEvent = { module, type, attrs };
+          if (events === null) events = [ev];
+          else events.push(ev);
         },
       }, args);
       let result: OpResult;
@@ -223,7 +227,7 @@ export class Vm {
         result = r;
       }
       if (!result.ok) return receiptOf(txHash, result.code, result.message, gas.used, []);
-      return receiptOf(txHash, VM_CODES.OK, '', gas.used, events);
+      return receiptOf(txHash, VM_CODES.OK, '', gas.used, events ?? []);
     } catch (e) {
       if (e instanceof OutOfGas) return receiptOf(txHash, VM_CODES.OUT_OF_GAS, e.message, gas.used, []);
       throw e;

@@ -195,7 +195,7 @@ describe('sender cache buckets', () => {
 
 describe('allocBytes', () => {
   it('gives zeroed arrays of the asked length that never share bytes, small, slab-carved and large', () => {
-    const sizes = [0, 1, 64, 65, 134, 720, 1024, 1025, 5000];
+    const sizes = [0, 1, 5, 9, 64, 65, 134, 720, 1024, 1025, 5000];
     const arrays: Uint8Array[] = [];
     for (let round = 0; round < 60; round++) {
       for (const n of sizes) {

@@ -1,6 +1,7 @@
 // credit: bureaus' attestations of borrowers' credit, borrowers' consents to lenders, and on-chain credit history.
 import { struct, str, u16, u32, u64, oneOf, list, optional, encode, decode, type Infer } from '../../core/codec.js';
 import { assert } from '../../core/errors.js';
+import { allocBytes } from '../../core/bytes.js';
 import type { KvReader, KvWriter } from '../../state/kv.js';
 import { stateKey, load, save, memoByBytes, MAX_RECORD_BYTES } from '../store.js';
 import { OK, failure, type Module, type OpDef } from '../types.js';
@@ -94,7 +95,13 @@ export function loadConsent(state: KvReader, borrower: Uint8Array, lender: Uint8
  */
 function encodeHistory(h: CreditHistory): Uint8Array {
   if (h.onTime < 0x80 && h.late < 0x80 && h.defaulted < 0x80 && h.paidOff < 0x80) {
-    return Uint8Array.of(0x94, h.onTime, h.late, h.defaulted, h.paidOff);
+    const out = allocBytes(5);
+    out[0] = 0x94;
+    out[1] = h.onTime;
+    out[2] = h.late;
+    out[3] = h.defaulted;
+    out[4] = h.paidOff;
+    return out;
   }
   return encode(HistorySchema, h);
 }
