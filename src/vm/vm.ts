@@ -13,7 +13,7 @@ import { Gas, GAS, MeteredState, OutOfGas } from './gas.js';
 import { stateKey } from './store.js';
 import { equalBytes } from '../core/bytes.js';
 import type {
-  BlockContext, Genesis, Misbehaviour, Module, OpResult, Receipt, ValidatorUpdate, VmEvent,
+  BlockContext, Genesis, Misbehaviour, Module, OpContext, OpResult, Receipt, ValidatorUpdate, VmEvent,
 } from './types.js';
 
 export const VM_CODES = {
@@ -187,8 +187,12 @@ export class Vm {
       }
       gas.charge(op.gasBase);
       const module = body.module;
-      const run = (opState: KvWriter): OpResult => op.run({
-        state: new MeteredState(opState, gas),
+      // The block's overlay runs the op under a savepoint (rolled back on failure or throw); any other store gets a
+      // tx overlay, committed on success.
+      const blockState = state.constructor === Overlay ? (state as Overlay) : null;
+      const txOverlay = blockState === null ? new Overlay(state) : null;
+      const ctx: OpContext = {
+        state: new MeteredState(blockState ?? txOverlay!, gas),
         block,
         sender: sender.address,
         senderKey: body.sender,
@@ -200,26 +204,23 @@ export class Vm {
           if (events === null) events = [ev];
           else events.push(ev);
         },
-      }, args);
+      };
       let result: OpResult;
-      if (state.constructor === Overlay) {
-        // The block's overlay: the op runs under a savepoint, rolled back on failure or throw.
-        const blockState = state as Overlay;
+      if (blockState !== null) {
         blockState.beginSavepoint();
         let r: OpResult | undefined;
         try {
-          r = run(blockState);
+          r = op.run(ctx, args);
         } finally {
           if (r?.ok === true) blockState.releaseSavepoint();
           else blockState.rollbackSavepoint();
         }
         result = r;
       } else {
-        // Any other store: a tx overlay, committed on success.
-        const overlay = new Overlay(state);
+        const overlay = txOverlay!;
         let r: OpResult | undefined;
         try {
-          r = run(overlay);
+          r = op.run(ctx, args);
           if (r.ok) overlay.commitTo(state);
         } finally {
           if (r?.ok !== true) overlay.discard();

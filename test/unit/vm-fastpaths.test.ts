@@ -225,6 +225,18 @@ describe('big-endian integer helpers', () => {
       expect(toHex(a)).toBe(toHex(new Uint8Array(dv.buffer)));
       expect(readU64BE(a, off)).toBe(v);
     }));
+    // The fast paths' edges (zero, 32 bits, 2^53) and small values, which uniform u64s almost never hit.
+    const edges = [0n, 1n, 2n ** 31n - 1n, 2n ** 31n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 32n + 1n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 64n - 1n];
+    const small = fc.oneof(fc.constantFrom(...edges), fc.bigInt({ min: 0n, max: 2n ** 34n }));
+    fc.assert(fc.property(small, fc.integer({ min: 0, max: 8 }), (v, off) => {
+      const a = new Uint8Array(16).fill(0xaa);
+      writeU64BE(a, off, v);
+      const dv = new DataView(new ArrayBuffer(16));
+      new Uint8Array(dv.buffer).fill(0xaa);
+      dv.setBigUint64(off, v);
+      expect(toHex(a)).toBe(toHex(new Uint8Array(dv.buffer)));
+      expect(readU64BE(a, off)).toBe(v);
+    }));
     fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), (v) => {
       const a = new Uint8Array(4);
       writeU32BE(a, 0, v);
