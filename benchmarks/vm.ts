@@ -361,6 +361,8 @@ interface Result {
   repaymentsFirstMonth: { perWallSec: number; perCpuSec: number };
   /** Months 2..N: the steady state. */
   repaymentsLaterMonths: { perWallSec: number; perCpuSec: number };
+  /** Months 2..N: CPU microseconds per repayment on the main thread and on V8's helper threads. */
+  laterMonthsCpuUsPerRepayment: { mainThread: number; helperThreads: number };
   repaymentCount: number;
   avgGas: Record<string, string>;
 }
@@ -454,6 +456,10 @@ async function run(backend: Backend, n: number, months: number): Promise<Result>
     repayments: rate(repayments, repayTime),
     repaymentsFirstMonth: firstMonth ?? { perWallSec: 0, perCpuSec: 0 },
     repaymentsLaterMonths: months > 1 ? rate(repayments - n, laterTime) : { perWallSec: 0, perCpuSec: 0 },
+    laterMonthsCpuUsPerRepayment: {
+      mainThread: months > 1 ? Math.round((laterTime.mainCpuSec * 1e7) / (repayments - n)) / 10 : 0,
+      helperThreads: months > 1 ? Math.round(((laterTime.cpuSec - laterTime.mainCpuSec) * 1e7) / (repayments - n)) / 10 : 0,
+    },
     repaymentCount: repayments,
     avgGas: Object.fromEntries(['loan.apply', 'loan.fund', 'loan.repay'].map((k) => [k, avg(k)])),
   };
@@ -498,10 +504,11 @@ async function main(): Promise<void> {
     'repayments /s': `${x.repayments.perCpuSec} (${x.repayments.perWallSec})`,
     'first month': `${x.repaymentsFirstMonth.perCpuSec} (${x.repaymentsFirstMonth.perWallSec})`,
     'months 2+': `${x.repaymentsLaterMonths.perCpuSec} (${x.repaymentsLaterMonths.perWallSec})`,
+    'µs/repayment 2+: main, helpers': `${x.laterMonthsCpuUsPerRepayment.mainThread}, ${x.laterMonthsCpuUsPerRepayment.helperThreads}`,
     repayments: x.repaymentCount,
   })));
   const path = saveResults('vm', {
-    note: 'Block execution per core: begin-block, VM execute (signatureVerified: true), end-block, commit. Target: >= 50,000 repayments/s in memory. repayments: all months; repaymentsFirstMonth: month 1 (each borrower\'s first payment creates their credit history); repaymentsLaterMonths: months 2..N.',
+    note: 'Block execution per core: begin-block, VM execute (signatureVerified: true), end-block, commit. Target: >= 50,000 repayments/s in memory. repayments: all months; repaymentsFirstMonth: month 1 (each borrower\'s first payment creates their credit history); repaymentsLaterMonths: months 2..N; laterMonthsCpuUsPerRepayment: their CPU per repayment on the main thread (VM, GC pauses) and on V8 helper threads (concurrent marking, parallel scavenging).',
     params: { loans: LOANS, months: MONTHS, levelLoans: LEVEL_LOANS, levelMonths: LEVEL_MONTHS, blockTxs: BLOCK_TXS },
     calibration: { before, after },
     results,
