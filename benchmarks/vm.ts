@@ -62,6 +62,11 @@ async function profiled<T>(on: boolean, fn: () => Promise<T>): Promise<T> {
   return out;
 }
 
+if (typeof process.threadCpuUsage !== 'function') {
+  process.stderr.write(`bench:vm needs Node 23.9 or newer (this is ${process.version}): run it with npm run bench:vm, which uses the pinned Node 24.\n`);
+  process.exit(1);
+}
+
 const args = process.argv.slice(2);
 const argOf = (name: string, dflt: number): number => {
   const i = args.indexOf(`--${name}`);

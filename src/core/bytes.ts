@@ -56,7 +56,7 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
  * keep values for long copy such views into memory of their own (ChainStore's value cache does); the in-memory
  * MemoryKv keeps them as given. The arrays are plain Uint8Arrays; callers must not rely on `.buffer` being theirs.
  */
-export function allocBytes(n: number): Uint8Array {
+export function allocBytes(n: number): Uint8Array<ArrayBuffer> {
   if (n <= SMALL_MAX_ITEM) {
     if (smallUsed + n > SMALL_SLAB_BYTES) {
       small = new ArrayBuffer(SMALL_SLAB_BYTES);
