@@ -57,33 +57,33 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
  * MemoryKv keeps them as given. The arrays are plain Uint8Arrays; callers must not rely on `.buffer` being theirs.
  */
 export function allocBytes(n: number): Uint8Array<ArrayBuffer> {
-  if (n <= SMALL_MAX_ITEM) {
-    if (smallUsed + n > SMALL_SLAB_BYTES) {
-      small = new ArrayBuffer(SMALL_SLAB_BYTES);
-      smallUsed = 0;
-    }
-    const out = new Uint8Array(small, smallUsed, n);
-    smallUsed += (n + 7) & ~7;
-    return out;
-  }
-  if (n > SLAB_MAX_ITEM) return new Uint8Array(n);
-  if (slabUsed + n > SLAB_BYTES) {
-    slab = new ArrayBuffer(SLAB_BYTES);
-    slabUsed = 0;
-  }
-  const out = new Uint8Array(slab, slabUsed, n);
-  slabUsed += (n + 7) & ~7;
-  return out;
+  if (n <= 64) return SMALL_SLABS.take(n);
+  if (n <= 1024) return SLABS.take(n);
+  return new Uint8Array(n);
 }
 
-const SLAB_BYTES = 16 * 1024;
-const SLAB_MAX_ITEM = 1024;
-let slab = new ArrayBuffer(SLAB_BYTES);
-let slabUsed = 0;
-const SMALL_SLAB_BYTES = 2048;
-const SMALL_MAX_ITEM = 64;
-let small = new ArrayBuffer(SMALL_SLAB_BYTES);
-let smallUsed = 0;
+/** Carves arrays from the current slab of `size` bytes, starting a new one when it is full (8-byte aligned). */
+class Slabs {
+  private slab: ArrayBuffer;
+  private used = 0;
+
+  constructor(private readonly size: number) {
+    this.slab = new ArrayBuffer(size);
+  }
+
+  take(n: number): Uint8Array<ArrayBuffer> {
+    if (this.used + n > this.size) {
+      this.slab = new ArrayBuffer(this.size);
+      this.used = 0;
+    }
+    const out = new Uint8Array(this.slab, this.used, n);
+    this.used += (n + 7) & ~7;
+    return out;
+  }
+}
+
+const SMALL_SLABS = new Slabs(2048);
+const SLABS = new Slabs(16 * 1024);
 
 const TWO_32 = 4_294_967_296;
 const TWO_53 = 2n ** 53n;
