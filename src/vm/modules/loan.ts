@@ -438,33 +438,46 @@ interface Env {
   state: KvWriter;
   nowMs: bigint;
   today: number;
-  emit(type: string, attrs: Record<string, string>): void;
+  /** Where the loan's events go (the op's context; begin-block's adds the module name). */
+  sink: { emit(type: string, attrs: Record<string, string>): void };
 }
 
-/** A loan being worked on, with its schedule read on first use. */
+/**
+ * A loan being worked on, with its schedule read on first use. Installment fields are read straight from the stored
+ * schedule (fixed-width records) when asked for: most questions are a due day (a u32, no allocation), and a step
+ * looks at only a few installments.
+ */
 class LoanRun {
   private sched: Uint8Array | undefined;
   constructor(readonly env: Env, readonly loan: Loan) {}
 
-  /** Installments decoded in this run (the same few are looked at several times per step). */
-  private readonly decoded: (Installment | undefined)[] = [];
-
-  inst(k: number): Installment {
-    const hit = this.decoded[k];
-    if (hit !== undefined) return hit;
-    if (this.sched === undefined) {
-      const s = this.env.state.get(schedKey(this.loan.id));
+  /** The stored schedule, with installment `k` checked to be in it. */
+  private schedFor(k: number): Uint8Array {
+    let s = this.sched;
+    if (s === undefined) {
+      s = this.env.state.get(schedKey(this.loan.id));
       if (s === undefined) assert(false, 'loan without schedule', { id: String(this.loan.id) });
       this.sched = s;
     }
-    const i = decodeInstallment(this.sched, k);
-    this.decoded[k] = i;
-    return i;
+    if (!(k >= 0 && (k + 1) * INSTALLMENT_BYTES <= s.length)) assert(false, 'installment index out of range', { k });
+    return s;
   }
 
+  /** Installment `k` (0-based) in full. */
+  inst(k: number): Installment {
+    return decodeInstallment(this.schedFor(k), k);
+  }
+
+  /** Installment `k`'s due day (UTC days since the epoch). */
+  dueDay(k: number): number {
+    return readU32BE(this.schedFor(k), k * INSTALLMENT_BYTES);
+  }
+
+  /** Installment `k`'s amount: principal + interest. */
   amount(k: number): bigint {
-    const i = this.inst(k);
-    return i.principal + i.interest;
+    const s = this.schedFor(k);
+    const o = k * INSTALLMENT_BYTES;
+    return readU64BE(s, o + 4) + readU64BE(s, o + 12);
   }
 
   private idAttrs: { loanId: string; borrower: string; lender: string; lenderBytes: Uint8Array } | undefined;
@@ -503,7 +516,7 @@ function settleInstallments(r: LoanRun, payDay: number): void {
   while (l.firstUnpaid < l.dueCount) {
     const amt = r.amount(l.firstUnpaid);
     if (l.firstUnpaidCum + amt > paid) break;
-    const onTime = payDay <= r.inst(l.firstUnpaid).dueDay + l.graceDays;
+    const onTime = payDay <= r.dueDay(l.firstUnpaid) + l.graceDays;
     recordHistory(r.env.state, l.borrower, onTime ? 'onTime' : 'late');
     l.firstUnpaidCum += amt;
     l.firstUnpaid += 1;
@@ -593,19 +606,19 @@ function bringCurrent(r: LoanRun): void {
   const l = r.loan;
   if (!ACCRUING.has(l.status)) return;
   for (;;) {
-    const nextDue = l.dueCount < l.termMonths ? r.inst(l.dueCount).dueDay : Number.POSITIVE_INFINITY;
-    const nextFee = l.feeCursor < l.dueCount ? r.inst(l.feeCursor).dueDay + l.graceDays + 1 : Number.POSITIVE_INFINITY;
+    const nextDue = l.dueCount < l.termMonths ? r.dueDay(l.dueCount) : Number.POSITIVE_INFINITY;
+    const nextFee = l.feeCursor < l.dueCount ? r.dueDay(l.feeCursor) + l.graceDays + 1 : Number.POSITIVE_INFINITY;
     const day = Math.min(nextDue, nextFee);
     if (day > r.env.today) break;
     accruePenalty(l, day);
     if (nextDue === day) fallDue(r);
-    if (nextFee === day && l.feeCursor < l.dueCount && r.inst(l.feeCursor).dueDay + l.graceDays + 1 === day) {
+    if (nextFee === day && l.feeCursor < l.dueCount && r.dueDay(l.feeCursor) + l.graceDays + 1 === day) {
       const amt = r.amount(l.feeCursor);
       const fee = lateFee(l, amt);
       l.feesCharged += fee;
       l.feeCum += amt;
       l.feeCursor += 1;
-      r.env.emit('lateFee', { ...r.ids(), installment: String(l.feeCursor), fee: String(fee) });
+      r.env.sink.emit('lateFee', { ...r.ids(), installment: String(l.feeCursor), fee: String(fee) });
     }
   }
   accruePenalty(l, r.env.today);
@@ -614,12 +627,12 @@ function bringCurrent(r: LoanRun): void {
 
 function oldestUnpaidDueDay(r: LoanRun): number | null {
   const l = r.loan;
-  return l.firstUnpaid < l.dueCount ? r.inst(l.firstUnpaid).dueDay : null;
+  return l.firstUnpaid < l.dueCount ? r.dueDay(l.firstUnpaid) : null;
 }
 
-export function loanDpd(r: { loan: Loan; inst(k: number): Installment }, today: number): number {
+export function loanDpd(r: { loan: Loan; dueDay(k: number): number }, today: number): number {
   const l = r.loan;
-  return daysPastDue(l.firstUnpaid < l.dueCount ? r.inst(l.firstUnpaid).dueDay : null, today);
+  return daysPastDue(l.firstUnpaid < l.dueCount ? r.dueDay(l.firstUnpaid) : null, today);
 }
 
 function updateDelinquency(r: LoanRun): void {
@@ -627,7 +640,7 @@ function updateDelinquency(r: LoanRun): void {
   const dpd = daysPastDue(oldestUnpaidDueDay(r), r.env.today);
   const bucket = DPD_BUCKETS.indexOf(dpdBucket(dpd));
   if (bucket !== l.bucket) {
-    r.env.emit('delinquency', { ...r.ids(), from: DPD_BUCKETS[l.bucket] ?? '?', to: DPD_BUCKETS[bucket] ?? '?', dpd: String(dpd) });
+    r.env.sink.emit('delinquency', { ...r.ids(), from: DPD_BUCKETS[l.bucket] ?? '?', to: DPD_BUCKETS[bucket] ?? '?', dpd: String(dpd) });
     l.bucket = bucket;
   }
   if (l.status === 'defaulted') return;
@@ -635,7 +648,7 @@ function updateDelinquency(r: LoanRun): void {
     setStatus(r.env.state, l, 'defaulted');
     l.defaultedAtMs = r.env.nowMs;
     recordHistory(r.env.state, l.borrower, 'defaulted');
-    r.env.emit('defaulted', { ...r.ids(), dpd: String(dpd), payoff: String(balancesOf(l).payoff) });
+    r.env.sink.emit('defaulted', { ...r.ids(), dpd: String(dpd), payoff: String(balancesOf(l).payoff) });
   } else {
     setStatus(r.env.state, l, dpd > 0 ? 'delinquent' : 'current');
   }
@@ -675,13 +688,12 @@ function nextWakeDay(r: LoanRun): number | null {
   if (!ACCRUING.has(l.status)) return null;
   const today = r.env.today;
   let w = Number.POSITIVE_INFINITY;
-  if (l.dueCount < l.termMonths) w = Math.min(w, r.inst(l.dueCount).dueDay);
-  if (l.feeCursor < l.dueCount) w = Math.min(w, r.inst(l.feeCursor).dueDay + l.graceDays + 1);
+  if (l.dueCount < l.termMonths) w = Math.min(w, r.dueDay(l.dueCount));
+  if (l.feeCursor < l.dueCount) w = Math.min(w, r.dueDay(l.feeCursor) + l.graceDays + 1);
   const oldest = oldestUnpaidDueDay(r);
   if (oldest !== null) {
-    const marks: number[] = [...DPD_BUCKET_STARTS];
-    if (l.status !== 'defaulted') marks.push(l.defaultDays);
-    for (const m of marks) if (oldest + m > today) w = Math.min(w, oldest + m);
+    for (const m of DPD_BUCKET_STARTS) if (oldest + m > today) w = Math.min(w, oldest + m);
+    if (l.status !== 'defaulted' && oldest + l.defaultDays > today) w = Math.min(w, oldest + l.defaultDays);
   }
   return Number.isFinite(w) ? Math.max(w, today + 1) : null;
 }
@@ -710,12 +722,12 @@ function closeLoan(r: LoanRun, status: 'paidOff' | 'sold'): void {
   const v = loadVehicle(r.env.state, l.vin);
   if (v?.lien && v.lien.loanId === l.id) {
     setLien(r.env.state, l.vin, null);
-    r.env.emit('lienReleased', { ...r.ids(), vin: l.vin });
+    r.env.sink.emit('lienReleased', { ...r.ids(), vin: l.vin });
   }
 }
 
 function envOf(ctx: { state: KvWriter; block: { timeMs: bigint }; emit(type: string, attrs: Record<string, string>): void }): Env {
-  return { state: ctx.state, nowMs: ctx.block.timeMs, today: dayOfMs(ctx.block.timeMs), emit: (t, a) => ctx.emit(t, a) };
+  return { state: ctx.state, nowMs: ctx.block.timeMs, today: dayOfMs(ctx.block.timeMs), sink: ctx };
 }
 
 // ---- underwriting ----
@@ -1046,7 +1058,7 @@ export function processDue(ctx: BlockStepContext): number {
   let budget = MAX_DUE_PER_BLOCK;
   let daysWalked = 0;
   let processed = 0;
-  const env: Env = { state: ctx.state, nowMs: ctx.block.timeMs, today, emit: (t, a) => ctx.emit('loan', t, a) };
+  const env: Env = { state: ctx.state, nowMs: ctx.block.timeMs, today, sink: { emit: (t, a) => ctx.emit('loan', t, a) } };
   while (day <= today && budget > 0 && daysWalked < MAX_DAYS_PER_BLOCK) {
     const count = load(ctx.state, dueCountKey(day), u32) ?? 0;
     while (index < count && budget > 0) {
@@ -1125,7 +1137,7 @@ function loanViewAt(state: KvReader, stored: Loan, day: number, withSchedule: bo
 
 function loanViewOn(scratch: Overlay, state: KvReader, stored: Loan, day: number, withSchedule: boolean): Record<string, unknown> {
   const loan: Loan = { ...stored };
-  const r = new LoanRun({ state: scratch, nowMs: BigInt(day) * 86_400_000n, today: Math.max(day, stored.accruedDay), emit: () => {} }, loan);
+  const r = new LoanRun({ state: scratch, nowMs: BigInt(day) * 86_400_000n, today: Math.max(day, stored.accruedDay), sink: { emit: () => {} } }, loan);
   bringCurrent(r);
   const b = balancesOf(loan);
   const dpd = ACCRUING.has(loan.status) ? loanDpd(r, r.env.today) : 0;
