@@ -66,28 +66,14 @@ export class Gas {
   }
 }
 
-/** A state view that charges gas for each access. */
-export class MeteredState implements KvWriter {
-  constructor(
-    private readonly inner: KvWriter,
-    private readonly gas: Gas,
-  ) {}
+/** Gas for one state read that found `valueBytes` bytes (0 when the key is absent). */
+export function readGas(valueBytes: number): number {
+  return READ + READ_BYTE * valueBytes;
+}
 
-  get(key: Uint8Array): Uint8Array | undefined {
-    const v = this.inner.get(key);
-    this.gas.chargeUnits(READ + READ_BYTE * (v === undefined ? 0 : v.length));
-    return v;
-  }
-
-  set(key: Uint8Array, value: Uint8Array): void {
-    this.gas.chargeUnits(WRITE + WRITE_BYTE * (key.length + value.length));
-    this.inner.set(key, value);
-  }
-
-  delete(key: Uint8Array): void {
-    this.gas.chargeUnits(WRITE + WRITE_BYTE * key.length);
-    this.inner.delete(key);
-  }
+/** Gas for one state write (`valueBytes` 0 for a deletion). */
+export function writeGas(keyBytes: number, valueBytes: number): number {
+  return WRITE + WRITE_BYTE * (keyBytes + valueBytes);
 }
 
 export type { KvReader };
