@@ -231,10 +231,12 @@ export function lazy<T>(name: string, get: () => Schema<T>): Schema<T> {
  * Fast path for encoding a u64 (balances, nonces, counters): the bytes msgpackr writes for a bigint, int64 (0xd3)
  * below 2^63 and uint64 (0xcf) from 2^63, without a pack call (the same bytes; tested against the general path).
  */
+const TWO_63 = 1n << 63n;
+
 function encodeU64(v: bigint): Uint8Array {
   const out = allocBytes(9);
   // int64 (0xd3) below 2^63, uint64 (0xcf) from 2^63: the same big-endian digits either way (toWire checked the range).
-  out[0] = v < 1n << 63n ? 0xd3 : 0xcf;
+  out[0] = v < TWO_63 ? 0xd3 : 0xcf;
   writeU64BE(out, 1, v);
   return out;
 }

@@ -50,6 +50,86 @@ export function bytesMemo<T>(compute: (b: Uint8Array) => T): { get(b: Uint8Array
 
 const hexMemo = bytesMemo(toHex);
 
+/** An interned address and the next entry in its hash bucket. */
+interface Interned {
+  bytes: Uint8Array;
+  next: Interned | undefined;
+}
+
+/** Addresses interned at most (FIFO eviction, ~6 MB): beyond that an address may get a second canonical array. */
+export const ADDRESS_INTERN_MAX = 65_536;
+
+/**
+ * One canonical array per address value (20 bytes), so that every holder of an address shares its memos (bytesMemo:
+ * hex, state keys, their store cells). Without it each decoded loan carried its own copy of its lender's and
+ * borrower's addresses, and each copy built its own hex, keys and memo arrays: 20,000 loans of one lender kept
+ * 20,000 copies of that lender's balance key, and every repayment walked its own copy to the same store cell. The
+ * table is bounded; an evicted address stays valid wherever it is held, and only loses sharing. Interning changes
+ * identity, never a value: callers never mutate byte values they hand to the VM.
+ */
+export class AddressIntern {
+  private readonly buckets = new Map<number, Interned>();
+  private readonly order: Interned[] = [];
+  private oldest = 0;
+
+  constructor(private readonly max: number) {}
+
+  intern(b: Uint8Array): Uint8Array {
+    if (b.length !== 20) return b;
+    const h = addressHash(b);
+    const head = this.buckets.get(h);
+    for (let e = head; e !== undefined; e = e.next) if (sameBytes(e.bytes, b)) return e.bytes;
+    // A copy of its own: `b` may be a view that would pin a larger buffer (a hash output, a decoded record).
+    const entry: Interned = { bytes: new Uint8Array(b), next: head };
+    this.buckets.set(h, entry);
+    if (this.order.length < this.max) {
+      this.order.push(entry);
+    } else {
+      this.evict(this.order[this.oldest]!);
+      this.order[this.oldest] = entry;
+      this.oldest = (this.oldest + 1) % this.order.length;
+    }
+    return entry.bytes;
+  }
+
+  private evict(old: Interned): void {
+    const h = addressHash(old.bytes);
+    let e = this.buckets.get(h);
+    if (e === old) {
+      if (old.next === undefined) this.buckets.delete(h);
+      else this.buckets.set(h, old.next);
+      return;
+    }
+    for (; e !== undefined; e = e.next) {
+      if (e.next === old) {
+        e.next = old.next;
+        return;
+      }
+    }
+  }
+
+  get size(): number {
+    return this.order.length;
+  }
+}
+
+/** 30 bits of an address (a sha256 output: its first bytes are uniformly spread), the intern table's bucket. */
+function addressHash(b: Uint8Array): number {
+  return (b[0]! | (b[1]! << 8) | (b[2]! << 16) | ((b[3]! & 0x3f) << 24)) >>> 0;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+const addresses = new AddressIntern(ADDRESS_INTERN_MAX);
+
+/** The canonical array for this address's bytes (a copy of the argument the first time it is seen). */
+export function internAddress(b: Uint8Array): Uint8Array {
+  return addresses.intern(b);
+}
+
 export function hexOf(b: Uint8Array): string {
   return hexMemo.get(b);
 }

@@ -10,7 +10,7 @@ import { CodecError } from '../core/errors.js';
 import { MAX_TX_ARGS_BYTES } from '../core/constants.js';
 import { Overlay, type KvReader, type KvWriter } from '../state/kv.js';
 import { Gas, GAS, OutOfGas, readGas, writeGas } from './gas.js';
-import { stateKey } from './store.js';
+import { internAddress, stateKey } from './store.js';
 import { equalBytes } from '../core/bytes.js';
 import type {
   BlockContext, Genesis, Misbehaviour, Module, OpContext, OpResult, Receipt, ValidatorUpdate, VmEvent,
@@ -117,7 +117,7 @@ export class Vm {
     const h = senderHash(publicKey);
     const head = this.senders.get(h);
     for (let e = head; e !== undefined; e = e.next) if (equalBytes(e.publicKey, publicKey)) return e;
-    const address = addressOf(publicKey);
+    const address = internAddress(addressOf(publicKey));
     const entry: SenderEntry = { publicKey: Uint8Array.from(publicKey), address, nonceKey: nonceKey(address), next: head };
     this.senders.set(h, entry);
     const order = this.senderOrder;

@@ -2,7 +2,7 @@
 // the sender cache.
 import { describe, it, expect } from 'vitest';
 import { KeyBytes, MemoryKv, Overlay } from '../../src/state/kv.js';
-import { stateKey, hexOf, memoByBytes, memoById, padded } from '../../src/vm/store.js';
+import { stateKey, hexOf, memoByBytes, memoById, padded, internAddress, AddressIntern } from '../../src/vm/store.js';
 import { allocBytes, utf8, toHex, readU64BE, writeU64BE, readU32BE, writeU32BE, readU16BE, writeU16BE } from '../../src/core/bytes.js';
 import { Gas, OutOfGas } from '../../src/vm/gas.js';
 import { InvariantError } from '../../src/core/errors.js';
@@ -117,6 +117,23 @@ describe('Overlay savepoints', () => {
     expect(o.get(b('k/old'))).toBeUndefined();
   });
 
+  it('a short savepoint after a long one undoes only its own writes (the log is reused), in both modes', () => {
+    const cellMode = layer();
+    const mapMode = new Overlay(layer());
+    for (const o of [cellMode, mapMode]) {
+      o.beginSavepoint();
+      for (let i = 0; i < 20; i++) o.set(b(`k/long/${i}`), b(`v${i}`));
+      o.releaseSavepoint();
+      const before = dump(o);
+      o.beginSavepoint();
+      o.set(b('k/long/3'), b('changed'));
+      o.rollbackSavepoint();
+      expect(dump(o)).toBe(before);
+      expect(o.get(b('k/long/3'))).toEqual(b('v3'));
+      expect(o.get(b('k/long/19'))).toEqual(b('v19'));
+    }
+  });
+
   it('refuses nesting, unmatched ends and clear during a savepoint', () => {
     const o = layer();
     expect(() => o.releaseSavepoint()).toThrow(InvariantError);
@@ -126,6 +143,34 @@ describe('Overlay savepoints', () => {
     expect(() => o.clear()).toThrow(InvariantError);
     o.rollbackSavepoint();
     expect(o.get(b('k/old'))).toEqual(b('old'));
+  });
+});
+
+describe('address interning', () => {
+  const address = (n: number): Uint8Array => addressOf(keyPairFromLabel(`intern-${n}`).publicKey);
+
+  it('gives one array per address value, a copy of the first one seen', () => {
+    const a = address(1);
+    const same = internAddress(a);
+    expect(same).not.toBe(a);
+    expect(same).toEqual(a);
+    expect(internAddress(Uint8Array.from(a))).toBe(same);
+    expect(internAddress(address(2))).not.toBe(same);
+    // Only 20-byte addresses are interned; anything else comes back as it is.
+    const key = keyPairFromLabel('intern-key').publicKey;
+    expect(internAddress(key)).toBe(key);
+  });
+
+  it('stays within its bound; an evicted address gets a new array with the same bytes', () => {
+    const table = new AddressIntern(3);
+    const first = [0, 1, 2, 3, 4].map((n) => table.intern(address(100 + n)));
+    expect(table.size).toBe(3);
+    // 100 and 101 were evicted (oldest first); 102..104 are still interned.
+    expect(table.intern(address(104))).toBe(first[4]);
+    const again = table.intern(address(100));
+    expect(again).toEqual(first[0]);
+    expect(again).not.toBe(first[0]);
+    expect(table.size).toBe(3);
   });
 });
 

@@ -3,7 +3,7 @@
 import { describe, it, expect } from 'vitest';
 import { LoanChain, L, addr, DAY_MS, makeVin, productParams } from '../helpers/vm-loan.js';
 import { expectRejected, supplyAndBalances, GENESIS_TIME_MS, commitment } from '../helpers/vm.js';
-import { Overlay } from '../../src/state/kv.js';
+import { MemoryKv, Overlay } from '../../src/state/kv.js';
 import { balanceOf } from '../../src/vm/modules/asset.js';
 import { loadVehicle, SetStatusArgs, AppraiseArgs, TransferOwnershipArgs } from '../../src/vm/modules/vehicle.js';
 import { loadHistory, ConsentArgs, RevokeConsentArgs, AttestArgs } from '../../src/vm/modules/credit.js';
@@ -175,6 +175,25 @@ describe('loan.fund', () => {
     expect(view.status).toBe('current');
     expect(view.schedule.slice(0, 3).map((s) => s.dueDate)).toEqual(['2026-12-29', '2027-01-29', '2027-02-28']);
     expect(view.schedule[0]).toMatchObject({ amount: String(A), state: 'scheduled' });
+  });
+
+  it('loans of one lender share its address array (interned), so they share its memoised keys', () => {
+    const c = LoanChain.create();
+    const a = c.openLoan(L.alice);
+    const b2 = c.openLoan(L.bob, { vin: c.vins[1]! });
+    const la = loadLoan(c.state, a)!;
+    const lb = loadLoan(c.state, b2)!;
+    expect(la.lender).toEqual(addr(L.lender));
+    expect(la.lender).toBe(lb.lender);
+    expect(la.borrower).not.toBe(lb.borrower);
+    // A fresh load (a fresh object the caller may change) still carries the same arrays.
+    expect(loadLoan(c.state, a)!.lender).toBe(la.lender);
+    // Decoded from other bytes (a copy of the state, as after a restart), both loans still get one lender array.
+    const copy = new MemoryKv();
+    for (const [k, v] of c.state.entries()) copy.set(k, Uint8Array.from(v));
+    const ca = loadLoan(copy, a)!;
+    expect(ca.lender).toBe(loadLoan(copy, b2)!.lender);
+    expect(ca.borrower).toBe(la.borrower);
   });
 
   it('failures: unknown, not approved, already funded, wrong lender, expired, liened, not pledgeable, no funds', () => {

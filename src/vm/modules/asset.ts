@@ -96,9 +96,13 @@ export function supplyOf(state: KvReader, asset: string): bigint {
 }
 
 function saveBalance(state: KvWriter, asset: string, address: Uint8Array, amount: bigint): void {
+  saveBalanceAt(state, balanceKey(asset, address), amount);
+}
+
+function saveBalanceAt(state: KvWriter, key: Uint8Array, amount: bigint): void {
   // A zero balance is deleted, so the state holds no empty accounts.
-  if (amount === 0n) state.delete(balanceKey(asset, address));
-  else save(state, balanceKey(asset, address), u64, amount);
+  if (amount === 0n) state.delete(key);
+  else save(state, key, u64, amount);
 }
 
 /** Defines an asset (genesis). Idempotent definitions are refused: each code is defined once. */
@@ -120,14 +124,17 @@ export function defineAsset(state: KvWriter, def: AssetDef): void {
 export function transfer(state: KvWriter, asset: string, from: Uint8Array, to: Uint8Array, amount: bigint): OpResult {
   assert(amount >= 0n, 'negative transfer');
   if (!assetExists(state, asset)) return failure(ASSET_CODES.UNKNOWN_ASSET, `unknown asset ${asset}`);
-  const fromBal = balanceOf(state, asset, from);
+  // Every repayment and transfer comes here: each key is looked up once.
+  const fromKey = balanceKey(asset, from);
+  const fromBal = load(state, fromKey, u64) ?? 0n;
   if (fromBal < amount) {
     return failure(ASSET_CODES.INSUFFICIENT_FUNDS, `${hex(from)} holds ${fromBal} ${asset}, needs ${amount}`);
   }
   if (amount === 0n || equalBytes(from, to)) return OK;
-  saveBalance(state, asset, from, fromBal - amount);
+  saveBalanceAt(state, fromKey, fromBal - amount);
   // Cannot overflow: the destination's balance is at most supply - amount, and supply fits u64.
-  saveBalance(state, asset, to, balanceOf(state, asset, to) + amount);
+  const toKey = balanceKey(asset, to);
+  saveBalanceAt(state, toKey, (load(state, toKey, u64) ?? 0n) + amount);
   return OK;
 }
 

@@ -4,7 +4,7 @@ import { struct, str, u16, u32, u64, list, oneOf, optional, encode, decode, type
 import { allocBytes, equalBytes, fromHex, readU16BE, readU32BE, readU64BE, writeU16BE, writeU32BE, writeU64BE } from '../../core/bytes.js';
 import { assert } from '../../core/errors.js';
 import { Overlay, type KvReader, type KvWriter } from '../../state/kv.js';
-import { stateKey, load, save, padded, memoById, bytesMemo, MAX_RECORD_BYTES } from '../store.js';
+import { stateKey, load, save, padded, memoById, internAddress, MAX_RECORD_BYTES } from '../store.js';
 import { OK, failure, type BlockStepContext, type Genesis, type Module, type OpDef, type OpResult } from '../types.js';
 import { addressSchema, assetCodeSchema, hex, page } from '../util.js';
 import {
@@ -210,26 +210,32 @@ export function encodeLoanState(l: LoanState): Uint8Array {
   writeU32BE(out, 14, l.accruedDay);
   writeU32BE(out, 18, l.wakeDay);
   // Written out field by field (U64_FIELDS order, then TIME_FIELDS): this runs on every repayment and due step.
+  // allocBytes' array is zeroed, so zero amounts and absent times (most of a current loan's fields) are not written.
   try {
-    writeU64BE(out, 22, l.interestFallenDue);
-    writeU64BE(out, 30, l.principalFallenDue);
-    writeU64BE(out, 38, l.interestPaid);
-    writeU64BE(out, 46, l.principalPaid);
-    writeU64BE(out, 54, l.advance);
-    writeU64BE(out, 62, l.firstUnpaidCum);
-    writeU64BE(out, 70, l.feeCum);
-    writeU64BE(out, 78, l.feesCharged);
-    writeU64BE(out, 86, l.feesPaid);
-    writeU64BE(out, 94, l.penaltyWhole);
-    writeU64BE(out, 102, l.penaltyPaid);
-    writeU64BE(out, 110, l.defaultedAtMs ?? 0n);
-    writeU64BE(out, 118, l.repossessedAtMs ?? 0n);
-    writeU64BE(out, 126, l.closedAtMs ?? 0n);
+    putU64(out, 22, l.interestFallenDue);
+    putU64(out, 30, l.principalFallenDue);
+    putU64(out, 38, l.interestPaid);
+    putU64(out, 46, l.principalPaid);
+    putU64(out, 54, l.advance);
+    putU64(out, 62, l.firstUnpaidCum);
+    putU64(out, 70, l.feeCum);
+    putU64(out, 78, l.feesCharged);
+    putU64(out, 86, l.feesPaid);
+    putU64(out, 94, l.penaltyWhole);
+    putU64(out, 102, l.penaltyPaid);
+    putU64(out, 110, l.defaultedAtMs);
+    putU64(out, 118, l.repossessedAtMs);
+    putU64(out, 126, l.closedAtMs);
   } catch (e) {
     if (e instanceof RangeError) assert(false, 'loan amount out of u64 range', { id: String((l as Partial<Loan>).id) });
     throw e;
   }
   return out;
+}
+
+/** writeU64BE into a zeroed array: a zero or null value leaves the bytes as they are. */
+function putU64(out: Uint8Array, offset: number, v: bigint | null): void {
+  if (v !== null && v !== 0n) writeU64BE(out, offset, v);
 }
 
 function checkLoanState(b: Uint8Array): void {
@@ -270,14 +276,22 @@ const countKey = (): Uint8Array => stateKey('loan', 'count');
 const appKey = (id: bigint): Uint8Array => stateKey('loan', 'app', padded(id));
 /**
  * The three keys of one loan (terms, state, schedule), memoised for the last LOAN_KEYS_MEMO loans (~0.5 KB each):
- * every repayment and due step touches all three, and memoised keys reach their store cells directly.
+ * every repayment and due step touches all three, and memoised keys reach their store cells directly. The entry
+ * also remembers the loan's decoded terms with the stored bytes they were decoded from (see termsFrom).
  */
 export const LOAN_KEYS_MEMO = 65_536;
-const loanKeys = memoById((id) => {
+interface LoanKeys {
+  readonly terms: Uint8Array;
+  readonly state: Uint8Array;
+  readonly sched: Uint8Array;
+  /** The terms bytes `decoded` came from (compared by identity). */
+  rawTerms: Uint8Array | undefined;
+  decoded: LoanTerms | undefined;
+}
+const loanKeys = memoById((id): LoanKeys => {
   const p = padded(id);
-  return { terms: stateKey('loan', 'l', p), state: stateKey('loan', 's', p), sched: stateKey('loan', 'sched', p) };
+  return { terms: stateKey('loan', 'l', p), state: stateKey('loan', 's', p), sched: stateKey('loan', 'sched', p), rawTerms: undefined, decoded: undefined };
 }, LOAN_KEYS_MEMO);
-const loanKey = (id: bigint): Uint8Array => loanKeys(id).terms;
 const loanStateKey = (id: bigint): Uint8Array => loanKeys(id).state;
 const schedKey = (id: bigint): Uint8Array => loanKeys(id).sched;
 const byBorrowerCountKey = (b: Uint8Array): Uint8Array => stateKey('loan', 'by', b, 'count');
@@ -297,27 +311,30 @@ export function loadApplication(state: KvReader, id: bigint): Application | null
 }
 
 /**
- * Decoded terms by the identity of their stored bytes. Decoding is a pure function of the bytes and stored values
- * are never mutated, so a hit is exactly what decoding would return; it spares every repayment and due-date step the
- * canonical decode of a record that rarely changes. Entries live on their bytes (bytesMemo) and die with them.
+ * The loan's terms decoded from `raw` (its stored terms bytes), remembered on its keys by the identity of the bytes.
+ * Decoding is a pure function of the bytes and stored values are never mutated, so a hit is exactly what decoding
+ * would return; it spares every repayment and due-date step the canonical decode of a record that rarely changes.
+ * Kept on the keys entry the step already holds rather than on the bytes: no memo array per stored value, and one
+ * object fewer to reach. The addresses are interned, so all loans of a lender share its address and its memos.
  */
-const decodedTerms = bytesMemo((raw) => decode(LoanTermsSchema, raw, MAX_RECORD_BYTES));
-
-function loadTerms(state: KvReader, key: Uint8Array): LoanTerms | null {
-  const raw = state.get(key);
-  if (raw === undefined) return null;
-  return decodedTerms.get(raw);
+function termsFrom(keys: LoanKeys, raw: Uint8Array): LoanTerms {
+  if (raw === keys.rawTerms) return keys.decoded!;
+  const t = decode(LoanTermsSchema, raw, MAX_RECORD_BYTES);
+  const terms: LoanTerms = { ...t, borrower: internAddress(t.borrower), lender: internAddress(t.lender) };
+  keys.rawTerms = raw;
+  keys.decoded = terms;
+  return terms;
 }
 
 /** A loan (terms and state) as a fresh object the caller may change. */
 export function loadLoan(state: KvReader, id: bigint): Loan | null {
   const keys = loanKeys(id);
-  const terms = loadTerms(state, keys.terms);
-  if (terms === null) return null;
+  const raw = state.get(keys.terms);
+  if (raw === undefined) return null;
+  const t = termsFrom(keys, raw);
   const b = state.get(keys.state);
   if (b === undefined) assert(false, 'loan without state', { id: String(id) });
   checkLoanState(b);
-  const t = terms;
   const flags = b[3]!;
   // Spelled out rather than spread, and the state decoded straight into it: one literal gives the 40-field loan a
   // fixed shape (fast field access in the whole module) and allocates one object (same fields as decodeLoanState).
@@ -352,8 +369,13 @@ function saveLoan(state: KvWriter, loan: Loan, opts: { terms: boolean } = { term
   if (opts.terms) {
     const terms = termsOf(loan);
     const raw = encode(LoanTermsSchema, terms);
-    decodedTerms.set(raw, { ...terms, offer: terms.offer && { ...terms.offer }, sale: terms.sale && { ...terms.sale } });
-    state.set(loanKey(loan.id), raw);
+    const keys = loanKeys(loan.id);
+    keys.rawTerms = raw;
+    keys.decoded = {
+      ...terms, borrower: internAddress(terms.borrower), lender: internAddress(terms.lender),
+      offer: terms.offer && { ...terms.offer }, sale: terms.sale && { ...terms.sale },
+    };
+    state.set(keys.terms, raw);
   }
   state.set(loanStateKey(loan.id), encodeLoanState(loan));
 }
