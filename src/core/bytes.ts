@@ -84,6 +84,17 @@ class Slabs {
 
 const SMALL_SLABS = new Slabs(2048);
 const SLABS = new Slabs(16 * 1024);
+const LASTING = new Slabs(16 * 1024);
+
+/**
+ * A fresh zeroed byte array for a long-lived cache entry (an interned address, a memoised key, a cached public key),
+ * carved from slabs only such arrays use, up to 1 KB. One heap object instead of three for a small array, and
+ * since these arrays live about as long as each other, a slab is not kept alive by one survivor among garbage (as
+ * it would be if short-lived arrays shared it). Do not use it for values that come and go.
+ */
+export function allocLasting(n: number): Uint8Array<ArrayBuffer> {
+  return n <= 1024 ? LASTING.take(n) : new Uint8Array(n);
+}
 
 const TWO_32 = 4_294_967_296;
 const TWO_53 = 2n ** 53n;

@@ -4,6 +4,7 @@
 // any list the VM needs is an explicit state entry. Overlays stack: committed state <- block overlay <- tx overlay (or a
 // savepoint of the block overlay).
 import { assert } from '../core/errors.js';
+import { allocLasting } from '../core/bytes.js';
 
 export interface KvReader {
   get(key: Uint8Array): Uint8Array | undefined;
@@ -27,27 +28,43 @@ export interface KvChange {
  *
  * A key also remembers the MemoryKv cell it last found (`cell`), so a memoised key reaches its entry without a map
  * lookup; a stale or foreign cell is detected and looked up again.
+ *
+ * A key made for a long-lived cache (`KeyBytes.lasting`) keeps its bytes in memory shared with other such keys: one
+ * heap object instead of three (a small typed array of its own is the array, its ArrayBuffer and the bytes), which
+ * V8's full collections then have fewer of to mark. Short-lived keys keep their own bytes, so they never pin shared
+ * memory.
  */
 export class KeyBytes extends Uint8Array {
-  readonly #mapped: string;
+  /** The key's latin1 string (its bytes are exactly this string's char codes). */
+  declare readonly mapped: string;
   /** The cell this key last resolved to in a MemoryKv (checked against the store and for liveness on use). */
-  cell: Cell | undefined = undefined;
+  declare cell: Cell | undefined;
 
   /** subarray/slice/map make plain Uint8Arrays (their bytes are not this string). */
   static get [Symbol.species](): Uint8ArrayConstructor {
     return Uint8Array;
   }
 
-  /** `mapped` must be latin1 (every char code below 256); callers pass ASCII. */
-  constructor(mapped: string) {
+  /**
+   * `mapped` must be latin1 (every char code below 256); callers pass ASCII. `storage`, when given, is fresh memory
+   * of at least `mapped.length` bytes that the key's bytes are written into (a view of it).
+   */
+  constructor(mapped: string, storage?: Uint8Array<ArrayBuffer>) {
     const n = mapped.length;
-    super(n);
+    if (storage === undefined) super(n);
+    else super(storage.buffer, storage.byteOffset, n);
     for (let i = 0; i < n; i++) this[i] = mapped.charCodeAt(i);
-    this.#mapped = mapped;
+    this.mapped = mapped;
+    this.cell = undefined;
   }
 
-  get mapped(): string {
-    return this.#mapped;
+  /**
+   * The same key for a long-lived cache (memoised keys, the VM's sender cache): its bytes in lasting shared memory
+   * (allocLasting). Any other key comes back as it is.
+   */
+  static lasting(key: Uint8Array): Uint8Array {
+    if (!(key instanceof KeyBytes)) return key;
+    return new KeyBytes(key.mapped, allocLasting(key.length));
   }
 }
 

@@ -1,6 +1,6 @@
 // State keys and typed records for VM modules: `<module>/<kind>/<id>` keys, values in the canonical codec.
 import { encode, decode, type Schema } from '../core/codec.js';
-import { utf8, toHex } from '../core/bytes.js';
+import { allocLasting, utf8, toHex } from '../core/bytes.js';
 import { KeyBytes, type KvReader, type KvWriter } from '../state/kv.js';
 
 /** Largest stored record, bytes (a sanity bound for decoding our own state). */
@@ -80,7 +80,9 @@ export class AddressIntern {
     const head = this.buckets.get(h);
     for (let e = head; e !== undefined; e = e.next) if (sameBytes(e.bytes, b)) return e.bytes;
     // A copy of its own: `b` may be a view that would pin a larger buffer (a hash output, a decoded record).
-    const entry: Interned = { bytes: new Uint8Array(b), next: head };
+    const bytes = allocLasting(20);
+    bytes.set(b);
+    const entry: Interned = { bytes, next: head };
     this.buckets.set(h, entry);
     if (this.order.length < this.max) {
       this.order.push(entry);
@@ -162,10 +164,11 @@ export function stateKey(module: string, ...parts: (string | Uint8Array | bigint
 /**
  * Memoises a key builder over one bytes part by the part's identity (bytesMemo): the hot parts are addresses that
  * live across many accesses (a sender from the VM's cache, a loan's borrower and lender), so each key is built once
- * and keeps its store cell. Keys are shared: key bytes are never mutated.
+ * and keeps its store cell. Keys are shared: key bytes are never mutated. Memoised keys live as long as their part,
+ * so they are made lasting (KeyBytes.lasting).
  */
 export function memoByBytes(build: (b: Uint8Array) => Uint8Array): (b: Uint8Array) => Uint8Array {
-  const memo = bytesMemo(build);
+  const memo = bytesMemo((b) => KeyBytes.lasting(build(b)));
   return (b) => memo.get(b);
 }
 

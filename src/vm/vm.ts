@@ -8,10 +8,10 @@ import { addressOf } from '../core/keys.js';
 import { verifyTxSignature, type Tx } from '../core/types.js';
 import { CodecError } from '../core/errors.js';
 import { MAX_TX_ARGS_BYTES } from '../core/constants.js';
-import { Overlay, type KvReader, type KvWriter } from '../state/kv.js';
+import { KeyBytes, Overlay, type KvReader, type KvWriter } from '../state/kv.js';
 import { Gas, GAS, OutOfGas, readGas, writeGas } from './gas.js';
 import { internAddress, stateKey } from './store.js';
-import { equalBytes } from '../core/bytes.js';
+import { allocLasting, equalBytes } from '../core/bytes.js';
 import type {
   BlockContext, Genesis, Misbehaviour, Module, OpContext, OpResult, Receipt, ValidatorUpdate, VmEvent,
 } from './types.js';
@@ -118,7 +118,9 @@ export class Vm {
     const head = this.senders.get(h);
     for (let e = head; e !== undefined; e = e.next) if (equalBytes(e.publicKey, publicKey)) return e;
     const address = internAddress(addressOf(publicKey));
-    const entry: SenderEntry = { publicKey: Uint8Array.from(publicKey), address, nonceKey: nonceKey(address), next: head };
+    const pk = allocLasting(publicKey.length);
+    pk.set(publicKey);
+    const entry: SenderEntry = { publicKey: pk, address, nonceKey: KeyBytes.lasting(nonceKey(address)), next: head };
     this.senders.set(h, entry);
     const order = this.senderOrder;
     if (order.length < this.senderCacheMax) {

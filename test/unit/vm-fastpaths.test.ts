@@ -3,7 +3,7 @@
 import { describe, it, expect } from 'vitest';
 import { KeyBytes, MemoryKv, Overlay } from '../../src/state/kv.js';
 import { stateKey, hexOf, memoByBytes, memoById, padded, internAddress, AddressIntern } from '../../src/vm/store.js';
-import { allocBytes, utf8, toHex, readU64BE, writeU64BE, readU32BE, writeU32BE, readU16BE, writeU16BE } from '../../src/core/bytes.js';
+import { allocBytes, allocLasting, utf8, toHex, readU64BE, writeU64BE, readU32BE, writeU32BE, readU16BE, writeU16BE } from '../../src/core/bytes.js';
 import { Gas, OutOfGas } from '../../src/vm/gas.js';
 import { InvariantError } from '../../src/core/errors.js';
 import { Vm, loadNonce } from '../../src/vm/vm.js';
@@ -47,6 +47,32 @@ describe('KeyBytes and stateKey', () => {
     o.delete(new KeyBytes('a/1'));
     expect(o.get(b('a/1'))).toBeUndefined();
     expect(o.changes().map((c) => [Buffer.from(c.key).toString(), c.value && Buffer.from(c.value).toString()])).toEqual([['a/1', null], ['a/2', 'two']]);
+  });
+
+  it('a lasting key is the same key in shared memory, and finds the same entries', () => {
+    const k = new KeyBytes('asset/bal/CNY/00ff');
+    const l = KeyBytes.lasting(k) as KeyBytes;
+    expect(l).toBeInstanceOf(KeyBytes);
+    expect(l).not.toBe(k);
+    expect(l.mapped).toBe(k.mapped);
+    expect(Buffer.from(l).toString()).toBe('asset/bal/CNY/00ff');
+    // A view of a shared slab, not memory of its own; the next lasting key does not overlap it.
+    expect(l.buffer.byteLength).toBeGreaterThan(l.length);
+    const l2 = KeyBytes.lasting(new KeyBytes('asset/bal/CNY/0100')) as KeyBytes;
+    expect(l2.buffer).toBe(l.buffer);
+    expect(l2.byteOffset).toBeGreaterThanOrEqual(l.byteOffset + l.length);
+    expect(Buffer.from(l).toString()).toBe('asset/bal/CNY/00ff');
+    const mem = new MemoryKv();
+    mem.set(k, b('v'));
+    const o = new Overlay(mem);
+    expect(o.get(l)).toEqual(b('v'));
+    o.set(l, b('w'));
+    expect(o.get(k)).toEqual(b('w'));
+    expect(o.changes().map((c) => Buffer.from(c.key).toString())).toEqual(['asset/bal/CNY/00ff']);
+    // Keys that are not KeyBytes (non-ASCII text) come back as they are; lasting arrays start zeroed.
+    const plain = utf8('credit/consent/é');
+    expect(KeyBytes.lasting(plain)).toBe(plain);
+    expect([...allocLasting(24)].every((x) => x === 0)).toBe(true);
   });
 
   it('slices are plain Uint8Arrays of the sliced bytes', () => {

@@ -5,7 +5,7 @@
 import { struct, u8, u64, list, str, type Infer } from '../../core/codec.js';
 import { equalBytes } from '../../core/bytes.js';
 import { assert } from '../../core/errors.js';
-import type { KvReader, KvWriter } from '../../state/kv.js';
+import { KeyBytes, type KvReader, type KvWriter } from '../../state/kv.js';
 import { stateKey, load, save, memoByBytes } from '../store.js';
 import { OK, failure, type Module, type OpDef, type OpResult, type Genesis } from '../types.js';
 import { addressSchema, assetCodeSchema, hex } from '../util.js';
@@ -56,7 +56,7 @@ const defKeys = new Map<string, Uint8Array>();
 function defKey(code: string): Uint8Array {
   let k = defKeys.get(code);
   if (k === undefined) {
-    k = defKeyOf(code);
+    k = KeyBytes.lasting(defKeyOf(code));
     if (defKeys.size < MAX_ASSETS) defKeys.set(code, k);
   }
   return k;

@@ -3,7 +3,7 @@
 import { struct, str, u16, u32, u64, list, oneOf, optional, encode, decode, type Infer } from '../../core/codec.js';
 import { allocBytes, equalBytes, fromHex, readU16BE, readU32BE, readU64BE, writeU16BE, writeU32BE, writeU64BE } from '../../core/bytes.js';
 import { assert } from '../../core/errors.js';
-import { Overlay, type KvReader, type KvWriter } from '../../state/kv.js';
+import { KeyBytes, Overlay, type KvReader, type KvWriter } from '../../state/kv.js';
 import { stateKey, load, save, padded, memoById, internAddress, MAX_RECORD_BYTES } from '../store.js';
 import { OK, failure, type BlockStepContext, type Genesis, type Module, type OpDef, type OpResult } from '../types.js';
 import { addressSchema, assetCodeSchema, hex, page } from '../util.js';
@@ -290,7 +290,10 @@ interface LoanKeys {
 }
 const loanKeys = memoById((id): LoanKeys => {
   const p = padded(id);
-  return { terms: stateKey('loan', 'l', p), state: stateKey('loan', 's', p), sched: stateKey('loan', 'sched', p), rawTerms: undefined, decoded: undefined };
+  return {
+    terms: KeyBytes.lasting(stateKey('loan', 'l', p)), state: KeyBytes.lasting(stateKey('loan', 's', p)),
+    sched: KeyBytes.lasting(stateKey('loan', 'sched', p)), rawTerms: undefined, decoded: undefined,
+  };
 }, LOAN_KEYS_MEMO);
 const loanStateKey = (id: bigint): Uint8Array => loanKeys(id).state;
 const schedKey = (id: bigint): Uint8Array => loanKeys(id).sched;
