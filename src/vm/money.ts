@@ -105,6 +105,18 @@ export function firstInstallmentAmount(t: Omit<ScheduleTerms, 'fundedDay'>): big
   return principal + interest;
 }
 
+/**
+ * a + b and a - b without a new BigInt when an operand is zero or (for -) both are equal: every BigInt operation
+ * allocates (16-24 bytes, also 0n + 0n), and most of a current loan's amounts are zero. Same values as + and -.
+ */
+export function addBig(a: bigint, b: bigint): bigint {
+  return b === 0n ? a : a === 0n ? b : a + b;
+}
+
+export function subBig(a: bigint, b: bigint): bigint {
+  return b === 0n ? a : a === b ? 0n : a - b;
+}
+
 export function minBig(a: bigint, b: bigint): bigint {
   return a < b ? a : b;
 }

@@ -3,7 +3,7 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import {
   levelPaymentInstallment, buildSchedule, firstInstallmentAmount, monthlyInterest, roundHalfUp, daysFromCivil, civilFromDays, dueDayOf,
-  daysInMonth, isoDate, daysPastDue, dpdBucket, dayOfMs,
+  daysInMonth, isoDate, daysPastDue, dpdBucket, dayOfMs, addBig, subBig,
 } from '../../src/vm/money.js';
 
 // [principal fen, APR bps, months, level-payment A, last LP installment, total LP interest,
@@ -114,5 +114,16 @@ describe('calendar', () => {
     expect(daysPastDue(100, 100)).toBe(0);
     expect(daysPastDue(100, 101)).toBe(1);
     expect([0, 1, 29, 30, 59, 60, 89, 90, 400].map(dpdBucket)).toEqual(['current', '1-29', '1-29', '30-59', '30-59', '60-89', '60-89', '90+', '90+']);
+  });
+});
+
+describe('addBig and subBig', () => {
+  it('equal + and - for every pair, zeros and equal operands included', () => {
+    const amount = fc.oneof(fc.constant(0n), fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }));
+    fc.assert(fc.property(amount, amount, (a, b) => {
+      expect(addBig(a, b)).toBe(a + b);
+      expect(subBig(a, b)).toBe(a - b);
+      expect(subBig(a, a)).toBe(0n);
+    }), { numRuns: 2000 });
   });
 });

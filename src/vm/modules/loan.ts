@@ -9,7 +9,7 @@ import { OK, failure, type BlockStepContext, type Genesis, type Module, type OpD
 import { addressSchema, assetCodeSchema, hex, page } from '../util.js';
 import {
   buildSchedule, firstInstallmentAmount, dayOfMs, daysPastDue, DAILY_RATE_DENOMINATOR, DPD_BUCKETS, DPD_BUCKET_STARTS, dpdBucket,
-  isoDate, MAX_TERM_MONTHS, maxBig, minBig, REPAYMENT_METHODS, roundHalfUp, type Installment,
+  addBig, isoDate, MAX_TERM_MONTHS, maxBig, minBig, REPAYMENT_METHODS, roundHalfUp, subBig, type Installment,
 } from '../money.js';
 import { aprForBand, loadCaps, loadProduct, type Product } from './product.js';
 import { memberOfAccount, loadBorrower } from './member.js';
@@ -430,7 +430,7 @@ export function loadSchedule(state: KvReader, id: bigint): Installment[] {
 // ---- derived balances ----
 
 export function penaltyAccrued(l: Loan): bigint {
-  return l.penaltyWhole + (2n * BigInt(l.penaltyFrac) >= DAILY_RATE_DENOMINATOR ? 1n : 0n);
+  return l.penaltyFrac === 0 ? l.penaltyWhole : l.penaltyWhole + (2n * BigInt(l.penaltyFrac) >= DAILY_RATE_DENOMINATOR ? 1n : 0n);
 }
 
 export interface Balances {
@@ -445,12 +445,13 @@ export interface Balances {
 }
 
 export function balancesOf(l: Loan): Balances {
-  const penaltyDue = penaltyAccrued(l) - l.penaltyPaid;
-  const feesDue = l.feesCharged - l.feesPaid;
-  const interestDue = l.interestFallenDue - l.interestPaid;
-  const principalDue = maxBig(0n, l.principalFallenDue - l.principalPaid);
-  const principalOutstanding = l.principal - l.principalPaid;
-  const payoff = CLOSED.has(l.status) ? 0n : penaltyDue + feesDue + interestDue + principalOutstanding - l.advance;
+  // addBig/subBig: no allocation for the zero amounts that make up most of a current loan (same values as + and -).
+  const penaltyDue = subBig(penaltyAccrued(l), l.penaltyPaid);
+  const feesDue = subBig(l.feesCharged, l.feesPaid);
+  const interestDue = subBig(l.interestFallenDue, l.interestPaid);
+  const principalDue = maxBig(0n, subBig(l.principalFallenDue, l.principalPaid));
+  const principalOutstanding = subBig(l.principal, l.principalPaid);
+  const payoff = CLOSED.has(l.status) ? 0n : subBig(addBig(addBig(addBig(penaltyDue, feesDue), interestDue), principalOutstanding), l.advance);
   if (!(penaltyDue >= 0n && feesDue >= 0n && interestDue >= 0n && principalOutstanding >= 0n && payoff >= 0n)) {
     assert(false, 'loan balances out of range', { id: String(l.id) });
   }
@@ -571,18 +572,18 @@ function allocate(l: Loan, amount: bigint, current?: Balances): Allocation {
   if (amount > b.payoff) assert(false, 'allocation above payoff', { id: String(l.id) });
   let rest = amount;
   const penalty = minBig(rest, b.penaltyDue);
-  rest -= penalty;
+  rest = subBig(rest, penalty);
   const fees = minBig(rest, b.feesDue);
-  rest -= fees;
+  rest = subBig(rest, fees);
   const interest = minBig(rest, b.interestDue);
-  rest -= interest;
+  rest = subBig(rest, interest);
   const principal = minBig(rest, b.principalDue);
-  rest -= principal;
+  rest = subBig(rest, principal);
   const a: Allocation = { penalty, fees, interest, principal, advance: 0n };
-  l.penaltyPaid += a.penalty;
-  l.feesPaid += a.fees;
-  l.interestPaid += a.interest;
-  l.principalPaid += a.principal;
+  l.penaltyPaid = addBig(l.penaltyPaid, a.penalty);
+  l.feesPaid = addBig(l.feesPaid, a.fees);
+  l.interestPaid = addBig(l.interestPaid, a.interest);
+  l.principalPaid = addBig(l.principalPaid, a.principal);
   if (rest > 0n) {
     const undue = l.principal - l.principalPaid;
     if (rest + l.advance >= undue) {
