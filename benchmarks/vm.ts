@@ -1,7 +1,7 @@
 // VM loan benchmark: applications with funding/s, due-date processing/s and repayments/s on one core, with state
 // in memory (MemoryKv) and in LevelDB through the state store (ChainStore: authenticated tree, one batch per block).
 //
-// Run: npx tsc -p tsconfig.json && npm exec -- node dist/benchmarks/vm.js [--loans 20000] [--months 5]
+// Run: npx tsc -p tsconfig.json && npm exec -- node dist/benchmarks/vm.js [--loans 20000] [--months 12]
 //      [--level-loans 5000] [--level-months 3] [--block-txs 5000]
 // What is timed is block execution as a node does it: begin-block, the VM executing each tx, end-block, and the
 // commit of the block's changes (MemoryKv: applying the overlay; LevelDB: tree update + one fsync'd batch).
@@ -73,7 +73,7 @@ const argOf = (name: string, dflt: number): number => {
   return i >= 0 && args[i + 1] !== undefined ? Number(args[i + 1]) : dflt;
 };
 const LOANS = argOf('loans', 20_000);
-const MONTHS = argOf('months', 5);
+const MONTHS = argOf('months', 12);
 const LEVEL_LOANS = argOf('level-loans', 5_000);
 const LEVEL_MONTHS = argOf('level-months', 3);
 const BLOCK_TXS = argOf('block-txs', 5_000);
@@ -376,7 +376,18 @@ interface Result {
   /** Months 2..N: CPU microseconds per repayment on the main thread and on V8's helper threads. */
   laterMonthsCpuUsPerRepayment: { mainThread: number; helperThreads: number };
   repaymentCount: number;
+  /** Each month's repayments on their own: the spread shows where V8's major collections landed. */
+  repaymentsPerMonth: MonthFigures[];
   avgGas: Record<string, string>;
+}
+
+interface MonthFigures {
+  month: number;
+  perWallSec: number;
+  perCpuSec: number;
+  /** CPU microseconds per repayment on the main thread and on V8's helper threads. */
+  mainThreadUs: number;
+  helperThreadsUs: number;
 }
 
 async function run(backend: Backend, n: number, months: number): Promise<Result> {
@@ -432,6 +443,7 @@ async function run(backend: Backend, n: number, months: number): Promise<Result>
   let laterTime: Elapsed = { wallSec: 0, cpuSec: 0, mainCpuSec: 0 };
   let firstMonth: { perWallSec: number; perCpuSec: number } | null = null;
   let repayments = 0;
+  const perMonth: MonthFigures[] = [];
   const schedule = loadSchedule(backend.reader(), 1n);
   for (let m = 1; m <= months; m++) {
     progress(`${backend.name}: month ${m} of ${months}, due dates`);
@@ -446,6 +458,9 @@ async function run(backend: Backend, n: number, months: number): Promise<Result>
     if (m === 1) firstMonth = rate(n, month);
     else laterTime = add(laterTime, month);
     const perTxUs = (sec: number): string => ((sec * 1e6) / n).toFixed(1);
+    perMonth.push({
+      month: m, ...rate(n, month), mainThreadUs: Number(perTxUs(month.mainCpuSec)), helperThreadsUs: Number(perTxUs(month.cpuSec - month.mainCpuSec)),
+    });
     progress(
       `${backend.name}: month ${m}: ${rate(n, month).perCpuSec} repayments per CPU-second (${rate(n, month).perWallSec} per wall-second); ` +
         `CPU per repayment ${perTxUs(month.cpuSec)} µs: main thread ${perTxUs(month.mainCpuSec)}, V8 helper threads ${perTxUs(month.cpuSec - month.mainCpuSec)}`,
@@ -473,6 +488,7 @@ async function run(backend: Backend, n: number, months: number): Promise<Result>
       helperThreads: months > 1 ? Math.round(((laterTime.cpuSec - laterTime.mainCpuSec) * 1e7) / (repayments - n)) / 10 : 0,
     },
     repaymentCount: repayments,
+    repaymentsPerMonth: perMonth,
     avgGas: Object.fromEntries(['loan.apply', 'loan.fund', 'loan.repay'].map((k) => [k, avg(k)])),
   };
 }
@@ -519,8 +535,12 @@ async function main(): Promise<void> {
     'µs/repayment 2+: main, helpers': `${x.laterMonthsCpuUsPerRepayment.mainThread}, ${x.laterMonthsCpuUsPerRepayment.helperThreads}`,
     repayments: x.repaymentCount,
   })));
+  printTable(`Repayments per month, ${results[0]!.backend} (per CPU-second; CPU µs per repayment on the main thread and V8's helper threads)`,
+    results[0]!.repaymentsPerMonth.map((x) => ({
+      month: x.month, 'per CPU-second': x.perCpuSec, 'per wall-second': x.perWallSec, 'main µs': x.mainThreadUs, 'helpers µs': x.helperThreadsUs,
+    })));
   const path = saveResults('vm', {
-    note: 'Block execution per core: begin-block, VM execute (signatureVerified: true), end-block, commit. Target: >= 50,000 repayments/s in memory. repayments: all months; repaymentsFirstMonth: month 1 (each borrower\'s first payment creates their credit history); repaymentsLaterMonths: months 2..N; laterMonthsCpuUsPerRepayment: their CPU per repayment on the main thread (VM, GC pauses) and on V8 helper threads (concurrent marking, parallel scavenging).',
+    note: 'Block execution per core: begin-block, VM execute (signatureVerified: true), end-block, commit. Target: >= 50,000 repayments/s in memory. repayments: all months; repaymentsFirstMonth: month 1 (each borrower\'s first payment creates their credit history); repaymentsLaterMonths: months 2..N; laterMonthsCpuUsPerRepayment: their CPU per repayment on the main thread (VM, GC pauses) and on V8 helper threads (concurrent marking, parallel scavenging); repaymentsPerMonth: each month alone.',
     params: { loans: LOANS, months: MONTHS, levelLoans: LEVEL_LOANS, levelMonths: LEVEL_MONTHS, blockTxs: BLOCK_TXS },
     calibration: { before, after },
     results,
