@@ -1,7 +1,8 @@
 // loan module: underwriting (every rejection reason), funding with lien, repayment order, delinquency, default,
 // repossession and sale, assignment, the due index, views, and every failure code.
 import { describe, it, expect } from 'vitest';
-import { LoanChain, L, addr, DAY_MS, makeVin, productParams } from '../helpers/vm-loan.js';
+import { LoanChain, L, addr, DAY_MS, makeVin, productParams, BORROWERS, stateRoot } from '../helpers/vm-loan.js';
+import { toHex } from '../../src/core/bytes.js';
 import { expectRejected, supplyAndBalances, GENESIS_TIME_MS, commitment } from '../helpers/vm.js';
 import { MemoryKv, Overlay } from '../../src/state/kv.js';
 import { balanceOf } from '../../src/vm/modules/asset.js';
@@ -12,7 +13,7 @@ import { CreateArgs, RetireArgs, UpdateArgs } from '../../src/vm/modules/product
 import {
   ApplyArgs, FundArgs, AssignArgs, AcceptAssignmentArgs, RepossessArgs, RecordSaleArgs, LOAN_CODES,
   loadLoan, loadApplication, loadSchedule, balancesOf, monthlyDebtOf, processDue, views, APPROVAL_TTL_MS, REJECTION_REASONS,
-  encodeLoanState, decodeLoanState, LOAN_STATE_BYTES,
+  encodeLoanState, decodeLoanState, LOAN_STATE_BYTES, DUE_CHUNK,
 } from '../../src/vm/modules/loan.js';
 import type { VmEvent } from '../../src/vm/types.js';
 
@@ -409,6 +410,40 @@ describe('post-loan monitoring', () => {
     // Dec 27..Jan 2: Dec 29 loan 1 due; Dec 30 loan 1 one day late + loans 2, 3 due; Dec 31 loans 2, 3 one day late;
     // Jan 1 loan 4 due; Jan 2 loan 1's late fee and loan 4 one day late.
     expect(counts).toEqual([0, 0, 1, 3, 2, 1, 2]);
+  });
+
+  it('a day with more loans than a due chunk holds, processed a few entries per block, ends as in one pass', () => {
+    const n = 2 * DUE_CHUNK + 5;
+    const chains = [LoanChain.create({ vehicles: n, income: 1_000_000_00n }), LoanChain.create({ vehicles: n, income: 1_000_000_00n })];
+    const ids: bigint[] = [];
+    for (const c of chains) {
+      ids.length = 0;
+      for (let i = 0; i < n; i++) {
+        ids.push(c.openLoan(BORROWERS[i % 3]!, { vin: c.vins[i]!, price: 10_000_00n, downPayment: 3_000_00n }));
+      }
+      c.nextBlock(30n * DAY_MS); // Dec 29: every loan's first installment falls due today
+    }
+    const dueDay = loadSchedule(chains[0]!.state, ids[0]!)[0]!.dueDay;
+    const dayPrefix = `loan/due/${String(dueDay).padStart(8, '0')}/`;
+    const dayEntries = (c: LoanChain): number => [...c.state.entries()].filter(([k]) => Buffer.from(k).toString('latin1').startsWith(dayPrefix)).length;
+    // Every loan is in the day's list: two full chunks, a partial one, and the count.
+    expect(dayEntries(chains[0]!)).toBe(4);
+    const step = (c: LoanChain, max: number): number => {
+      const o = new Overlay(c.state);
+      const done = processDue({ state: o, block: c.block(), emit: () => {} }, max);
+      o.commitTo(c.state);
+      return done;
+    };
+    // 5 entries per block: stops inside a chunk and continues from the cursor.
+    const passes: number[] = [];
+    for (let done = step(chains[0]!, 5); done > 0; done = step(chains[0]!, 5)) passes.push(done);
+    expect(passes).toEqual([5, 5, 5, 5, 5, 5, 5, 2]);
+    expect(step(chains[1]!, 10_000)).toBe(n);
+    for (const c of chains) {
+      expect(dayEntries(c)).toBe(0);
+      for (const id of ids) expect(loadLoan(c.state, id)!.dueCount).toBe(1);
+    }
+    expect(toHex(stateRoot(chains[0]!.state))).toBe(toHex(stateRoot(chains[1]!.state)));
   });
 
   it('after a long halt the first block catches up: events once, amounts as if processed daily', () => {

@@ -305,7 +305,14 @@ const dqItemKey = (i: bigint): Uint8Array => stateKey('loan', 'dq', 'i', padded(
 const dqPosKey = (id: bigint): Uint8Array => stateKey('loan', 'dq', 'pos', padded(id));
 const cursorKey = (): Uint8Array => stateKey('loan', 'cursor');
 const dueCountKey = (day: number): Uint8Array => stateKey('loan', 'due', padded(day, 8), 'count');
-const dueItemKey = (day: number, i: number): Uint8Array => stateKey('loan', 'due', padded(day, 8), padded(i, 8));
+/** Chunk `c` of a day's due list: entries c·DUE_CHUNK .. c·DUE_CHUNK + DUE_CHUNK − 1. */
+const dueChunkKey = (day: number, c: number): Uint8Array => stateKey('loan', 'due', padded(day, 8), padded(c, 8));
+/**
+ * Loan ids per due-index chunk (8-byte big-endian each). One state entry per DUE_CHUNK loans instead of one per loan:
+ * 20,000 loans falling due made 20,000 new entries (key, cell, value) every month, which a store in memory keeps as
+ * objects and the GC then walks; a chunk is at most 128 bytes, so appending to one costs a tx little gas.
+ */
+export const DUE_CHUNK = 16;
 
 const CursorSchema = struct('DueCursor', [['day', u32], ['index', u32]] as const);
 
@@ -733,9 +740,19 @@ function reschedule(r: LoanRun, consumed: boolean): void {
   if (consumed) l.wakeDay = 0;
   const w = nextWakeDay(r);
   if (w === null || (l.wakeDay !== 0 && l.wakeDay <= w)) return;
-  const n = load(r.env.state, dueCountKey(w), u32) ?? 0;
-  save(r.env.state, dueItemKey(w, n), u64, l.id);
-  save(r.env.state, dueCountKey(w), u32, n + 1);
+  const state = r.env.state;
+  const n = load(state, dueCountKey(w), u32) ?? 0;
+  const slot = n % DUE_CHUNK;
+  const key = dueChunkKey(w, (n - slot) / DUE_CHUNK);
+  const chunk = allocBytes((slot + 1) * 8);
+  if (slot > 0) {
+    const prev = state.get(key);
+    if (prev === undefined || prev.length !== slot * 8) assert(false, 'due index chunk out of step', { day: w, n });
+    chunk.set(prev);
+  }
+  writeU64BE(chunk, slot * 8, l.id);
+  state.set(key, chunk);
+  save(state, dueCountKey(w), u32, n + 1);
   l.wakeDay = w;
 }
 
@@ -1077,21 +1094,29 @@ const recordSale: OpDef<Infer<typeof RecordSaleArgs>> = {
  * penalty, buckets, default, with events) and re-indexes it at its next wake day. Cost is proportional to the
  * entries due, bounded per block by MAX_DUE_PER_BLOCK; processed entries are deleted.
  */
-export function processDue(ctx: BlockStepContext): number {
+export function processDue(ctx: BlockStepContext, maxEntries = MAX_DUE_PER_BLOCK): number {
   const today = dayOfMs(ctx.block.timeMs);
   const cur = load(ctx.state, cursorKey(), CursorSchema) ?? { day: today, index: 0 };
   let { day, index } = cur;
-  let budget = MAX_DUE_PER_BLOCK;
+  let budget = maxEntries;
   let daysWalked = 0;
   let processed = 0;
   const env: Env = { state: ctx.state, nowMs: ctx.block.timeMs, today, sink: { emit: (t, a) => ctx.emit('loan', t, a) } };
   while (day <= today && budget > 0 && daysWalked < MAX_DAYS_PER_BLOCK) {
     const count = load(ctx.state, dueCountKey(day), u32) ?? 0;
+    let chunk: Uint8Array | undefined;
+    let chunkKey: Uint8Array | undefined;
     while (index < count && budget > 0) {
-      const id = load(ctx.state, dueItemKey(day, index), u64);
-      assert(id !== undefined, 'due index hole', { day, index });
-      ctx.state.delete(dueItemKey(day, index));
+      const slot = index % DUE_CHUNK;
+      if (chunk === undefined || slot === 0) {
+        chunkKey = dueChunkKey(day, (index - slot) / DUE_CHUNK);
+        chunk = ctx.state.get(chunkKey);
+      }
+      if (chunk === undefined || chunk.length < (slot + 1) * 8) assert(false, 'due index hole', { day, index });
+      const id = readU64BE(chunk, slot * 8);
       index += 1;
+      // A chunk is deleted once all its entries are processed (a block may stop part-way through one).
+      if (index % DUE_CHUNK === 0 || index === count) ctx.state.delete(chunkKey!);
       budget -= 1;
       processed += 1;
       const loan = loadLoan(ctx.state, id);
