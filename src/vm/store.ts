@@ -1,6 +1,6 @@
 // State keys and typed records for VM modules: `<module>/<kind>/<id>` keys, values in the canonical codec.
 import { encode, decode, type Schema } from '../core/codec.js';
-import { allocLasting, utf8, toHex } from '../core/bytes.js';
+import { allocLasting, equalBytes, utf8, toHex } from '../core/bytes.js';
 import { KeyBytes, type KvReader, type KvWriter } from '../state/kv.js';
 
 /** Largest stored record, bytes (a sanity bound for decoding our own state). */
@@ -50,39 +50,43 @@ export function bytesMemo<T>(compute: (b: Uint8Array) => T): { get(b: Uint8Array
 
 const hexMemo = bytesMemo(toHex);
 
-/** An interned address and the next entry in its hash bucket. */
-interface Interned {
-  bytes: Uint8Array;
-  next: Interned | undefined;
+/** An entry of a BytesFifoMap: its key (a copy of its own), its value and the next entry in its hash bucket. */
+interface FifoEntry<V> {
+  readonly key: Uint8Array;
+  readonly value: V;
+  next: FifoEntry<V> | undefined;
 }
 
-/** Addresses interned at most (FIFO eviction, ~6 MB): beyond that an address may get a second canonical array. */
-export const ADDRESS_INTERN_MAX = 65_536;
-
 /**
- * One canonical array per address value (20 bytes), so that every holder of an address shares its memos (bytesMemo:
- * hex, state keys, their store cells). Without it each decoded loan carried its own copy of its lender's and
- * borrower's addresses, and each copy built its own hex, keys and memo arrays: 20,000 loans of one lender kept
- * 20,000 copies of that lender's balance key, and every repayment walked its own copy to the same store cell. The
- * table is bounded; an evicted address stays valid wherever it is held, and only loses sharing. Interning changes
- * identity, never a value: callers never mutate byte values they hand to the VM.
+ * A map from byte strings whose first bytes are uniformly spread (sha256 outputs, ed25519 public keys) to values,
+ * holding at most `max` entries and forgetting the oldest first. Buckets by 30 bits of the key, compared in full:
+ * no string made from the key. Keys are copied into lasting memory (allocLasting). The VM's sender cache and the
+ * address intern table use it.
  */
-export class AddressIntern {
-  private readonly buckets = new Map<number, Interned>();
-  private readonly order: Interned[] = [];
+export class BytesFifoMap<V> {
+  private readonly buckets = new Map<number, FifoEntry<V>>();
+  private readonly order: FifoEntry<V>[] = [];
   private oldest = 0;
 
-  constructor(private readonly max: number) {}
+  constructor(readonly max: number) {
+    if (!(Number.isSafeInteger(max) && max >= 1)) throw new RangeError(`max must be a positive integer, got ${max}`);
+  }
 
-  intern(b: Uint8Array): Uint8Array {
-    if (b.length !== 20) return b;
-    const h = addressHash(b);
-    const head = this.buckets.get(h);
-    for (let e = head; e !== undefined; e = e.next) if (sameBytes(e.bytes, b)) return e.bytes;
-    // A copy of its own: `b` may be a view that would pin a larger buffer (a hash output, a decoded record).
-    const bytes = allocLasting(20);
-    bytes.set(b);
-    const entry: Interned = { bytes, next: head };
+  /** The entry for `key` (its stored key and value), if held. */
+  entry(key: Uint8Array): { readonly key: Uint8Array; readonly value: V } | undefined {
+    for (let e = this.buckets.get(spreadHash(key)); e !== undefined; e = e.next) if (equalBytes(e.key, key)) return e;
+    return undefined;
+  }
+
+  /**
+   * Adds `key` (not held: the caller looked it up) with its value, forgetting the oldest entry when full; returns the
+   * stored copy of the key.
+   */
+  add(key: Uint8Array, value: V): Uint8Array {
+    const h = spreadHash(key);
+    const copy = allocLasting(key.length);
+    copy.set(key);
+    const entry: FifoEntry<V> = { key: copy, value, next: this.buckets.get(h) };
     this.buckets.set(h, entry);
     if (this.order.length < this.max) {
       this.order.push(entry);
@@ -91,11 +95,15 @@ export class AddressIntern {
       this.order[this.oldest] = entry;
       this.oldest = (this.oldest + 1) % this.order.length;
     }
-    return entry.bytes;
+    return copy;
   }
 
-  private evict(old: Interned): void {
-    const h = addressHash(old.bytes);
+  get size(): number {
+    return this.order.length;
+  }
+
+  private evict(old: FifoEntry<V>): void {
+    const h = spreadHash(old.key);
     let e = this.buckets.get(h);
     if (e === old) {
       if (old.next === undefined) this.buckets.delete(h);
@@ -109,20 +117,42 @@ export class AddressIntern {
       }
     }
   }
+}
+
+/** Addresses interned at most (FIFO eviction, ~6 MB): beyond that an address may get a second canonical array. */
+export const ADDRESS_INTERN_MAX = 65_536;
+
+/**
+ * One canonical array per address value (20 bytes), so that every holder of an address shares its memos (bytesMemo:
+ * hex, state keys, their store cells). Without it each decoded loan carried its own copies of its lender's and
+ * borrower's addresses, and each copy built its own hex, keys and memo arrays: 20,000 loans of one lender kept
+ * 20,000 copies of that lender's balance key and hex, and every repayment walked its own copy to the same store cell.
+ * The table is bounded; an evicted address stays valid wherever it is held, and only loses sharing. Interning changes
+ * identity, never a value: callers never mutate byte values they hand to the VM.
+ */
+export class AddressIntern {
+  private readonly table: BytesFifoMap<true>;
+
+  constructor(max: number) {
+    this.table = new BytesFifoMap(max);
+  }
+
+  intern(b: Uint8Array): Uint8Array {
+    if (b.length !== 20) return b;
+    const found = this.table.entry(b);
+    if (found !== undefined) return found.key;
+    // The table keeps a copy of its own: `b` may be a view that would pin a larger buffer (a hash output, a record).
+    return this.table.add(b, true);
+  }
 
   get size(): number {
-    return this.order.length;
+    return this.table.size;
   }
 }
 
-/** 30 bits of an address (a sha256 output: its first bytes are uniformly spread), the intern table's bucket. */
-function addressHash(b: Uint8Array): number {
+/** 30 bits of a key whose first bytes are uniformly spread: its bucket in a BytesFifoMap. */
+function spreadHash(b: Uint8Array): number {
   return (b[0]! | (b[1]! << 8) | (b[2]! << 16) | ((b[3]! & 0x3f) << 24)) >>> 0;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 const addresses = new AddressIntern(ADDRESS_INTERN_MAX);

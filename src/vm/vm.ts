@@ -8,10 +8,10 @@ import { addressOf } from '../core/keys.js';
 import { verifyTxSignature, type Tx } from '../core/types.js';
 import { CodecError } from '../core/errors.js';
 import { MAX_TX_ARGS_BYTES } from '../core/constants.js';
-import { KeyBytes, Overlay, type KvReader, type KvWriter } from '../state/kv.js';
+import { Overlay, type KvReader, type KvWriter } from '../state/kv.js';
 import { Gas, GAS, OutOfGas, readGas, writeGas } from './gas.js';
-import { internAddress, stateKey } from './store.js';
-import { allocLasting, equalBytes } from '../core/bytes.js';
+import { BytesFifoMap, internAddress, memoByBytes, stateKey } from './store.js';
+
 import type {
   BlockContext, Genesis, Misbehaviour, Module, OpContext, OpResult, Receipt, ValidatorUpdate, VmEvent,
 } from './types.js';
@@ -36,19 +36,8 @@ export function loadNonce(state: KvReader, address: Uint8Array): bigint {
   return raw === undefined ? 0n : decode(u64, raw, 16);
 }
 
-/** A sender's address and nonce key, derived from its public key once and reused by its later txs. */
-interface SenderEntry {
-  publicKey: Uint8Array;
-  address: Uint8Array;
-  nonceKey: Uint8Array;
-  /** The next entry in the same hash bucket. */
-  next: SenderEntry | undefined;
-}
-
-/** 30 bits of a public key (an ed25519 key's bytes are uniformly spread): the sender cache's bucket number. */
-function senderHash(pk: Uint8Array): number {
-  return (pk[0]! | (pk[1]! << 8) | (pk[2]! << 16) | ((pk[3]! & 0x3f) << 24)) >>> 0;
-}
+/** An account's nonce key, memoised on its (interned) address. */
+const senderNonceKey = memoByBytes(nonceKey);
 
 /**
  * Senders remembered (FIFO eviction, ~8 MB at most): a sender seen again before 32,768 other senders skips the
@@ -67,20 +56,15 @@ export interface ExecuteOptions {
 export class Vm {
   private readonly modules = new Map<string, Module>();
   /**
-   * By public key, bucketed by senderHash and compared in full. addressOf is sha256 (~3 µs); a pure function of the
-   * key, so a hit is what it would return. `senderOrder` is the FIFO eviction order.
+   * Sender addresses (interned) by public key (an ed25519 key's bytes are uniformly spread). addressOf is sha256
+   * (~3 µs); a pure function of the key, so a hit is what it would return.
    */
-  private readonly senders = new Map<number, SenderEntry>();
-  private readonly senderOrder: SenderEntry[] = [];
-  private senderOldest = 0;
-
-  private readonly senderCacheMax: number;
+  private readonly senders: BytesFifoMap<Uint8Array>;
 
   constructor(modules: readonly Module[], opts: { senderCacheMax?: number } = {}) {
-    this.senderCacheMax = opts.senderCacheMax ?? SENDER_CACHE_MAX;
-    if (!(Number.isSafeInteger(this.senderCacheMax) && this.senderCacheMax >= 1)) {
-      throw new RangeError(`senderCacheMax must be a positive integer, got ${this.senderCacheMax}`);
-    }
+    const max = opts.senderCacheMax ?? SENDER_CACHE_MAX;
+    if (!(Number.isSafeInteger(max) && max >= 1)) throw new RangeError(`senderCacheMax must be a positive integer, got ${max}`);
+    this.senders = new BytesFifoMap(max);
     for (const m of modules) {
       if (this.modules.has(m.name)) throw new Error(`module ${m.name} registered twice`);
       this.modules.set(m.name, m);
@@ -113,47 +97,18 @@ export class Vm {
     return { events, validatorUpdates };
   }
 
-  private senderOf(publicKey: Uint8Array): SenderEntry {
-    const h = senderHash(publicKey);
-    const head = this.senders.get(h);
-    for (let e = head; e !== undefined; e = e.next) if (equalBytes(e.publicKey, publicKey)) return e;
+  /** The sender's address (its nonce key hangs off it: senderNonceKey). */
+  private senderOf(publicKey: Uint8Array): Uint8Array {
+    const hit = this.senders.entry(publicKey);
+    if (hit !== undefined) return hit.value;
     const address = internAddress(addressOf(publicKey));
-    const pk = allocLasting(publicKey.length);
-    pk.set(publicKey);
-    const entry: SenderEntry = { publicKey: pk, address, nonceKey: KeyBytes.lasting(nonceKey(address)), next: head };
-    this.senders.set(h, entry);
-    const order = this.senderOrder;
-    if (order.length < this.senderCacheMax) {
-      order.push(entry);
-    } else {
-      this.evictSender(order[this.senderOldest]!);
-      order[this.senderOldest] = entry;
-      this.senderOldest = (this.senderOldest + 1) % order.length;
-    }
-    return entry;
+    this.senders.add(publicKey, address);
+    return address;
   }
 
-  /** Senders held in the cache (walks the buckets; for tests and diagnostics). */
+  /** Senders held in the cache (for tests and diagnostics). */
   senderCacheSize(): number {
-    let n = 0;
-    for (const head of this.senders.values()) for (let e: SenderEntry | undefined = head; e !== undefined; e = e.next) n += 1;
-    return n;
-  }
-
-  private evictSender(old: SenderEntry): void {
-    const h = senderHash(old.publicKey);
-    let e = this.senders.get(h);
-    if (e === old) {
-      if (old.next === undefined) this.senders.delete(h);
-      else this.senders.set(h, old.next);
-      return;
-    }
-    for (; e !== undefined; e = e.next) {
-      if (e.next === old) {
-        e.next = old.next;
-        return;
-      }
-    }
+    return this.senders.size;
   }
 
   /** Executes one tx against `state` (the block's overlay). Deterministic; never throws for a bad tx. */
@@ -163,13 +118,14 @@ export class Vm {
     if (body.chainId !== block.chainId) return receiptOf(txHash, VM_CODES.WRONG_CHAIN, `tx is for chain ${body.chainId}`, 0n, []);
     if (!opts.signatureVerified && !verifyTxSignature(tx)) return receiptOf(txHash, VM_CODES.BAD_SIGNATURE, 'signature does not verify', 0n, []);
     const sender = this.senderOf(body.sender);
-    const rawNonce = state.get(sender.nonceKey);
+    const senderKey = senderNonceKey(sender);
+    const rawNonce = state.get(senderKey);
     const expected = rawNonce === undefined ? 0n : decode(u64, rawNonce, 16);
     if (body.nonce !== expected) return receiptOf(txHash, VM_CODES.BAD_NONCE, `nonce ${body.nonce}, expected ${expected}`, 0n, []);
 
     // From here on the sender is authenticated: the nonce advances whatever happens.
-    state.set(sender.nonceKey, encode(u64, expected + 1n));
-    const run = new TxRun(body.gasLimit, block, sender.address, body.sender, txHash, body.module);
+    state.set(senderKey, encode(u64, expected + 1n));
+    const run = new TxRun(body.gasLimit, block, sender, body.sender, txHash, body.module);
     try {
       run.chargeUnits(TX_BASE_GAS + TX_BYTE_GAS * opts.txBytes);
       const mod = this.modules.get(body.module);
