@@ -128,11 +128,8 @@ type UndoLog = (string | Cell | Uint8Array | null | undefined | typeof NOT_OWNED
  * - map mode: the layer's writes in a Map by key string; reads that miss go to the parent.
  * - cell mode, when the parent is a MemoryKv no other overlay is using in cell mode: writes are kept in the store's
  *   cells as pending values owned by this overlay, and `touched` lists them. A read or write is then one cell access
- *   (a memoised key finds its cell directly). Commit removes the deleted keys at once and marks the overlay
- *   committed: every other cell it owns takes its pending value as its committed one on its next access
- *   (MemoryKv.settle), so a commit does not walk the block's cells again (they are cold by then: ~1-1.7 µs per
- *   repayment in benchmarks/vm.ts). The VM benchmark's state in memory runs this way; a 20,000-loan store made each
- *   map lookup cost ~0.3-0.8 µs.
+ *   (a memoised key finds its cell directly), and commit assigns the pending values in place. The VM benchmark's
+ *   state in memory runs this way; a 20,000-loan store made each map lookup cost ~0.3-0.8 µs.
  * After commitTo or clear the overlay holds nothing and gives up cell mode (it continues in map mode), so the next
  * overlay can take it. An overlay dropped without either keeps the store's cell mode to itself: later overlays work
  * in map mode, correct and slower; `discard()` hands it back.
@@ -143,13 +140,6 @@ export class Overlay implements KvWriter, MappedKv {
   private cells: MemoryKv | null = null;
   /** Cell mode: the cells this overlay owns, each once, in first-write order. */
   private touched: Cell[] = [];
-  /** Cell mode: cells this overlay deleted (or deleted and wrote again; commit checks), applied at commit. */
-  private deleted: Cell[] = [];
-  /**
-   * Set when a cell-mode commit has happened: the cells still owned by this overlay hold committed values as their
-   * pending writes, which MemoryKv takes on their next access.
-   */
-  cellWritesCommitted = false;
   /**
    * Undo log of the open savepoint, or null when none is open. Map mode: pairs (map key, previous entry: undefined
    * when there was none). Cell mode: pairs (cell, previous pending value or NOT_OWNED). The VM runs each tx under a
@@ -245,7 +235,6 @@ export class Overlay implements KvWriter, MappedKv {
       this.logUndo(cell, cell.pending);
     }
     cell.pending = value;
-    if (value === null) this.deleted.push(cell);
   }
 
   get(key: Uint8Array): Uint8Array | undefined {
@@ -315,16 +304,10 @@ export class Overlay implements KvWriter, MappedKv {
     const mem = this.cells;
     if (mem !== null && target === mem) {
       assert(this.undo === null, 'commit during a savepoint');
-      // Deletions now: a deleted key is often never read again, and its cell must leave the store. Every other cell
-      // this overlay owns keeps its write as pending until its next access takes it (MemoryKv.settle).
-      const deleted = this.deleted;
-      for (let i = 0; i < deleted.length; i++) {
-        const c = deleted[i]!;
-        if (c.owner === this && c.pending === null) mem.applyPending(c);
-      }
-      this.deleted = [];
+      // Indexed: runs once per block, often before it is optimised, and an iterator allocates a result per cell.
+      const touched = this.touched;
+      for (let i = 0; i < touched.length; i++) mem.applyPending(touched[i]!);
       this.touched = [];
-      this.cellWritesCommitted = true;
       this.leaveCellMode();
       return;
     }
@@ -358,7 +341,6 @@ export class Overlay implements KvWriter, MappedKv {
         if (c.value === undefined) c.kv.dropCell(c);
       }
       this.touched = [];
-      this.deleted = [];
       this.leaveCellMode();
     }
     this.writes.clear();
@@ -385,36 +367,20 @@ export class MemoryKv implements KvWriter, MappedKv {
   /** The overlay working on this store in cell mode, if any (see Overlay). */
   cellOverlay: Overlay | null = null;
 
-  /**
-   * A cell whose owner has committed (Overlay.commitTo in cell mode) takes the owner's write as its committed value.
-   * Every lookup of a cell goes through here, so nothing ever sees a cell in that state.
-   */
-  private settle(c: Cell): Cell | undefined {
-    const o = c.owner;
-    if (o === null || !o.cellWritesCommitted) return c;
-    const v = c.pending;
-    c.owner = null;
-    c.pending = null;
-    this.assign(c, v ?? undefined);
-    return c.dead ? undefined : c;
-  }
-
   /** The key's cell, if the store has one (through the key's remembered cell when it is still this store's). */
   cellOf(key: Uint8Array): Cell | undefined {
     if (key instanceof KeyBytes) {
       const c = key.cell;
-      if (c !== undefined && c.kv === this && !c.dead) return this.settle(c);
+      if (c !== undefined && c.kv === this && !c.dead) return c;
       const found = this.map.get(key.mapped);
-      if (found === undefined) return undefined;
-      key.cell = found;
-      return this.settle(found);
+      if (found !== undefined) key.cell = found;
+      return found;
     }
-    return this.cellByMapped(mapKey(key));
+    return this.map.get(mapKey(key));
   }
 
   cellByMapped(mk: string): Cell | undefined {
-    const c = this.map.get(mk);
-    return c === undefined ? undefined : this.settle(c);
+    return this.map.get(mk);
   }
 
   /** The key's cell, created (with no committed value) if there is none. */
@@ -427,7 +393,7 @@ export class MemoryKv implements KvWriter, MappedKv {
   }
 
   cellForMapped(mk: string): Cell {
-    let cell = this.cellByMapped(mk);
+    let cell = this.map.get(mk);
     if (cell === undefined) {
       cell = new Cell(this, mk, undefined);
       this.map.set(mk, cell);
@@ -467,7 +433,7 @@ export class MemoryKv implements KvWriter, MappedKv {
   }
 
   getMapped(mk: string): Uint8Array | undefined {
-    return this.cellByMapped(mk)?.value;
+    return this.map.get(mk)?.value;
   }
 
   setMapped(mk: string, value: Uint8Array): void {
@@ -475,7 +441,7 @@ export class MemoryKv implements KvWriter, MappedKv {
   }
 
   deleteMapped(mk: string): void {
-    const cell = this.cellByMapped(mk);
+    const cell = this.map.get(mk);
     if (cell !== undefined) this.assign(cell, undefined);
   }
 
@@ -488,21 +454,12 @@ export class MemoryKv implements KvWriter, MappedKv {
     if (cell !== undefined) this.assign(cell, undefined);
   }
 
-  /** Cells the store holds (for tests and tools): live entries, plus cells with a pending write. */
-  get cellCount(): number {
-    return this.map.size;
-  }
-
-  /** Number of keys with a committed value (settles every cell first: a walk of the store, for tests and tools). */
+  /** Number of keys with a committed value. */
   get size(): number {
-    for (const c of this.map.values()) this.settle(c);
     return this.live;
   }
 
   *entries(): IterableIterator<[Uint8Array, Uint8Array]> {
-    for (const [k, c] of this.map) {
-      const s = this.settle(c);
-      if (s !== undefined && s.value !== undefined) yield [keyOf(k), s.value];
-    }
+    for (const [k, c] of this.map) if (c.value !== undefined) yield [keyOf(k), c.value];
   }
 }

@@ -160,26 +160,6 @@ describe('Overlay savepoints', () => {
     }
   });
 
-  it('commit removes deleted keys from the store at once and leaves the other writes for their next read', () => {
-    const mem = new MemoryKv();
-    const keys = Array.from({ length: 50 }, (_, i) => new KeyBytes(`k/${i}`));
-    for (const k of keys) mem.set(k, b('old'));
-    const o = new Overlay(mem);
-    keys.forEach((k, i) => (i % 2 === 0 ? o.delete(k) : o.set(k, b('new'))));
-    o.commitTo(mem);
-    // The 25 deleted keys' cells are gone already; the 25 rewritten ones are still cells.
-    expect(mem.cellCount).toBe(25);
-    keys.forEach((k, i) => expect(mem.get(k), String(i)).toEqual(i % 2 === 0 ? undefined : b('new')));
-    expect(mem.size).toBe(25);
-    // A later overlay sees the committed values, in cell mode as in map mode.
-    const next = new Overlay(mem);
-    expect(next.get(keys[1]!)).toEqual(b('new'));
-    next.set(keys[3]!, b('newer'));
-    expect(new Overlay(mem).get(keys[3]!)).toEqual(b('new'));
-    next.commitTo(mem);
-    expect(mem.get(keys[3]!)).toEqual(b('newer'));
-  });
-
   it('refuses nesting, unmatched ends and clear during a savepoint', () => {
     const o = layer();
     expect(() => o.releaseSavepoint()).toThrow(InvariantError);
