@@ -1,5 +1,5 @@
 // Gas: every state read and write and every operation has a fixed, documented cost (docs/vm.md, "Gas").
-import type { KvReader, KvWriter } from '../state/kv.js';
+import type { KvReader } from '../state/kv.js';
 import { assert } from '../core/errors.js';
 
 export const GAS = {

@@ -11,7 +11,6 @@ import { MAX_TX_ARGS_BYTES } from '../core/constants.js';
 import { Overlay, type KvReader, type KvWriter } from '../state/kv.js';
 import { Gas, GAS, OutOfGas, readGas, writeGas } from './gas.js';
 import { BytesFifoMap, internAddress, memoByBytes, stateKey } from './store.js';
-
 import type {
   BlockContext, Genesis, Misbehaviour, Module, OpContext, OpResult, Receipt, ValidatorUpdate, VmEvent,
 } from './types.js';
