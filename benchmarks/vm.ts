@@ -242,8 +242,8 @@ class Chain {
     const state = new Overlay(this.backend.reader());
     const ctx = this.ctx();
     this.vm.beginBlock(state, ctx, []);
-    const receipts: Receipt[] = [];
-    for (const p of txs) receipts.push(this.vm.execute(state, ctx, p.tx, { txBytes: p.bytes, txHash: p.hash, signatureVerified: true }));
+    // As the node's block executor (src/node/app.ts) does: one receipt per tx, in order.
+    const receipts = txs.map((p) => this.vm.execute(state, ctx, p.tx, { txBytes: p.bytes, txHash: p.hash, signatureVerified: true }));
     this.vm.endBlock(state, ctx);
     await this.backend.commit(state, this.height, txs, this.timeMs);
     return receipts;

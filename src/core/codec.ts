@@ -42,6 +42,9 @@ export const u8 = uint(8);
 export const u16 = uint(16);
 export const u32 = uint(32);
 
+/** The largest value of each small unsigned schema: encode and decode take a direct path for them (see encodeUint). */
+const UINT_MAX = new Map<Schema<unknown>, number>([[u8, 0xff], [u16, 0xffff], [u32, 0xffff_ffff]] as [Schema<unknown>, number][]);
+
 const U64_MAX = (1n << 64n) - 1n;
 const I64_MIN = -(1n << 63n);
 const I64_MAX = (1n << 63n) - 1n;
@@ -241,9 +244,57 @@ function encodeU64(v: bigint): Uint8Array {
   return out;
 }
 
+/**
+ * Fast path for a u8/u16/u32 (counters, days, indexes): msgpack's minimal positive integer, the bytes msgpackr
+ * writes for it (fixint below 0x80, then uint8 0xcc, uint16 0xcd, uint32 0xce, big-endian), without a pack call
+ * and its buffer (tested against the general path at every boundary).
+ */
+function encodeUint(v: number): Uint8Array {
+  let out: Uint8Array;
+  if (v < 0x80) {
+    out = allocBytes(1);
+    out[0] = v;
+  } else if (v < 0x100) {
+    out = allocBytes(2);
+    out[0] = 0xcc;
+    out[1] = v;
+  } else if (v < 0x10000) {
+    out = allocBytes(3);
+    out[0] = 0xcd;
+    out[1] = v >>> 8;
+    out[2] = v & 0xff;
+  } else {
+    out = allocBytes(5);
+    out[0] = 0xce;
+    out[1] = v >>> 24;
+    out[2] = (v >>> 16) & 0xff;
+    out[3] = (v >>> 8) & 0xff;
+    out[4] = v & 0xff;
+  }
+  return out;
+}
+
+/** The value when `data` is exactly encodeUint's minimal form, else undefined (the general path decides and reports). */
+function canonicalUint(data: Uint8Array): number | undefined {
+  const n = data.length;
+  const tag = data[0]!;
+  if (n === 1) return tag < 0x80 ? tag : undefined;
+  if (n === 2) return tag === 0xcc && data[1]! >= 0x80 ? data[1] : undefined;
+  if (n === 3) {
+    const v = (data[1]! << 8) | data[2]!;
+    return tag === 0xcd && v >= 0x100 ? v : undefined;
+  }
+  if (n === 5) {
+    const v = ((data[1]! << 24) | (data[2]! << 16) | (data[3]! << 8) | data[4]!) >>> 0;
+    return tag === 0xce && v >= 0x10000 ? v : undefined;
+  }
+  return undefined;
+}
+
 export function encode<T>(schema: Schema<T>, value: T): Uint8Array {
   const wire = schema.toWire(value, schema.name);
   if (schema === (u64 as Schema<unknown>)) return encodeU64(wire as bigint);
+  if (UINT_MAX.has(schema as Schema<unknown>)) return encodeUint(wire as number);
   const b = packr.pack(wire);
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
@@ -277,6 +328,11 @@ export function decode<T>(schema: Schema<T>, data: Uint8Array, maxBytes: number)
   if (schema === (u64 as Schema<unknown>)) {
     const v = canonicalU64(data);
     if (v !== undefined) return v as T;
+  }
+  const uintMax = UINT_MAX.get(schema as Schema<unknown>);
+  if (uintMax !== undefined) {
+    const v = canonicalUint(data);
+    if (v !== undefined && v <= uintMax) return v as T;
   }
   const u64Fields = U64_STRUCT_FIELDS.get(schema as Schema<unknown>);
   if (u64Fields !== undefined) {

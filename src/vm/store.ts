@@ -205,12 +205,13 @@ export function memoByBytes(build: (b: Uint8Array) => Uint8Array): (b: Uint8Arra
 /**
  * Memoises a builder over a numeric id (keys, or an object of keys for one record) for the last `max` ids, evicting
  * the oldest first: a tx reads and writes the same record's keys several times, and a hot record's keys keep the
- * store cells they found (KeyBytes.cell). Ids below 2^53 are looked up as numbers (a cheaper map key than a bigint).
+ * store cells they found (KeyBytes.cell). Ids below 2^53 are looked up as numbers (a cheaper map key than a bigint);
+ * numeric ids (days) are taken as they are.
  */
-export function memoById<T>(build: (id: bigint) => T, max = 64): (id: bigint) => T {
+export function memoById<T, I extends bigint | number = bigint>(build: (id: I) => T, max = 64): (id: I) => T {
   const memo = new Map<number | bigint, T>();
   return (id) => {
-    const mk = id <= MAX_SAFE ? Number(id) : id;
+    const mk = typeof id === 'number' ? id : id <= MAX_SAFE ? Number(id) : id;
     let k = memo.get(mk);
     if (k === undefined) {
       k = build(id);
