@@ -4,9 +4,16 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { KeyBytes, MemoryKv, Overlay } from '../../src/state/kv.js';
+import { allocBytes } from '../../src/core/bytes.js';
 
 const KEYS = ['a/1', 'a/2', 'b/1', 'b/22', 'c'];
-const val = (n: number): Uint8Array => Uint8Array.of(n);
+/** Values of their own and views into shared slabs (allocBytes: a non-zero offset in a larger buffer), by parity. */
+const val = (n: number): Uint8Array => {
+  if (n % 2 === 0) return Uint8Array.of(n);
+  const b = allocBytes(1);
+  b[0] = n;
+  return b;
+};
 /** Memoised KeyBytes (as the VM's hot keys are), fresh KeyBytes and plain bytes all name the same entry. */
 const memo = new Map(KEYS.map((k) => [k, new KeyBytes(k)]));
 const keyForm = (k: string, form: number): Uint8Array =>
