@@ -22,9 +22,20 @@ function fail(code: CodecError['code'], path: string, message: string): never {
   throw new CodecError(code, path, message);
 }
 
+/**
+ * What encode and decode know about a schema's fast path, kept on the schema object itself (a property load, where a
+ * Map or WeakMap lookup per call cost more than the fast path saved on small values): the largest value of a small
+ * unsigned schema (encodeUint), or the field names of an all-u64 struct (decodeU64Struct).
+ */
+interface FastPaths {
+  readonly uintMax?: number;
+  readonly u64Fields?: readonly string[];
+}
+
 function uint(bits: 8 | 16 | 32): Schema<number> {
   const max = 2 ** bits - 1;
-  return {
+  const schema: Schema<number> & FastPaths = {
+    uintMax: max,
     name: `u${bits}`,
     toWire(v, path) {
       if (!Number.isInteger(v) || v < 0 || v > max) fail('OUT_OF_RANGE', path, `expected u${bits}, got ${String(v)}`);
@@ -36,14 +47,13 @@ function uint(bits: 8 | 16 | 32): Schema<number> {
       return raw;
     },
   };
+  return schema;
 }
 
 export const u8 = uint(8);
 export const u16 = uint(16);
 export const u32 = uint(32);
 
-/** The largest value of each small unsigned schema: encode and decode take a direct path for them (see encodeUint). */
-const UINT_MAX = new Map<Schema<unknown>, number>([[u8, 0xff], [u16, 0xffff], [u32, 0xffff_ffff]] as [Schema<unknown>, number][]);
 
 const U64_MAX = (1n << 64n) - 1n;
 const I64_MIN = -(1n << 63n);
@@ -178,7 +188,6 @@ type StructOf<F extends Fields> = { [K in F[number] as K[0]]: Infer<K[1]> };
  * n 9-byte u64 encodings. decode reads that layout directly (same results and refusals as the general path, which
  * it falls back to for anything else; tested).
  */
-const U64_STRUCT_FIELDS = new WeakMap<Schema<unknown>, readonly string[]>();
 
 function decodeU64Struct(fieldNames: readonly string[], data: Uint8Array): Record<string, bigint> | undefined {
   const n = fieldNames.length;
@@ -194,15 +203,13 @@ function decodeU64Struct(fieldNames: readonly string[], data: Uint8Array): Recor
 
 /** A record encoded as a fixed-order array of its fields: the field order is the format. */
 export function struct<const F extends Fields>(name: string, fields: F): Schema<StructOf<F>> {
-  const schema = structSchema(name, fields);
-  if (fields.length > 0 && fields.length < 16 && fields.every(([, s]) => s === (u64 as Schema<unknown>))) {
-    U64_STRUCT_FIELDS.set(schema as Schema<unknown>, fields.map(([k]) => k));
-  }
-  return schema;
+  const allU64 = fields.length > 0 && fields.length < 16 && fields.every(([, s]) => s === (u64 as Schema<unknown>));
+  return structSchema(name, fields, allU64 ? fields.map(([k]) => k) : undefined);
 }
 
-function structSchema<const F extends Fields>(name: string, fields: F): Schema<StructOf<F>> {
-  return {
+function structSchema<const F extends Fields>(name: string, fields: F, u64Fields: readonly string[] | undefined): Schema<StructOf<F>> {
+  const schema: Schema<StructOf<F>> & FastPaths = {
+    u64Fields,
     name,
     toWire(v, path) {
       if (typeof v !== 'object' || v === null) fail('WRONG_TYPE', path, `expected ${name}`);
@@ -219,6 +226,7 @@ function structSchema<const F extends Fields>(name: string, fields: F): Schema<S
       return out as StructOf<F>;
     },
   };
+  return schema;
 }
 
 /** A schema whose definition refers to itself or to a later one. */
@@ -294,7 +302,7 @@ function canonicalUint(data: Uint8Array): number | undefined {
 export function encode<T>(schema: Schema<T>, value: T): Uint8Array {
   const wire = schema.toWire(value, schema.name);
   if (schema === (u64 as Schema<unknown>)) return encodeU64(wire as bigint);
-  if (UINT_MAX.has(schema as Schema<unknown>)) return encodeUint(wire as number);
+  if ((schema as FastPaths).uintMax !== undefined) return encodeUint(wire as number);
   const b = packr.pack(wire);
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
@@ -329,12 +337,12 @@ export function decode<T>(schema: Schema<T>, data: Uint8Array, maxBytes: number)
     const v = canonicalU64(data);
     if (v !== undefined) return v as T;
   }
-  const uintMax = UINT_MAX.get(schema as Schema<unknown>);
+  const uintMax = (schema as FastPaths).uintMax;
   if (uintMax !== undefined) {
     const v = canonicalUint(data);
     if (v !== undefined && v <= uintMax) return v as T;
   }
-  const u64Fields = U64_STRUCT_FIELDS.get(schema as Schema<unknown>);
+  const u64Fields = (schema as FastPaths).u64Fields;
   if (u64Fields !== undefined) {
     const v = decodeU64Struct(u64Fields, data);
     if (v !== undefined) return v as T;

@@ -175,10 +175,20 @@ export function dueDayOf(fundedDay: number, k: number): number {
   return daysFromCivil(year, month, Math.min(f.day, daysInMonth(year, month)));
 }
 
+/** dayOfMs's last time and its day. */
+let lastDayMs = -1n;
+let lastDay = 0;
+
 /** The UTC day number of a block time in ms since the epoch. */
 export function dayOfMs(timeMs: bigint): number {
+  // Every op of a block asks for the same time's day: the last answer is remembered (a pure function, so a hit is
+  // what dividing again would give, without the BigInt division and its allocation).
+  if (timeMs === lastDayMs) return lastDay;
   assert(timeMs >= 0n, 'negative time');
-  return Number(timeMs / DAY_MS);
+  const day = Number(timeMs / DAY_MS);
+  lastDayMs = timeMs;
+  lastDay = day;
+  return day;
 }
 
 /** ISO date (YYYY-MM-DD) of a day number, for views and events. */

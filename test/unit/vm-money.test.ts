@@ -99,6 +99,18 @@ describe('calendar', () => {
     expect(dayOfMs(BigInt(Date.UTC(2026, 10, 29, 23, 59, 59)))).toBe(20786);
   });
 
+  it('dayOfMs gives the UTC day of any sequence of times (its one-entry memo never answers for another time)', () => {
+    const DAY = 86_400_000n;
+    fc.assert(fc.property(fc.array(fc.bigInt({ min: 0n, max: 4_000_000_000_000n }), { minLength: 1, maxLength: 20 }), (times) => {
+      // Each time twice in a row, then the sequence again: hits, misses and a return to an earlier time.
+      for (const t of [...times.flatMap((t) => [t, t]), ...times]) expect(dayOfMs(t)).toBe(Number(t / DAY));
+    }));
+    expect(dayOfMs(DAY - 1n)).toBe(0);
+    expect(dayOfMs(DAY)).toBe(1);
+    expect(() => dayOfMs(-1n)).toThrow(/negative time/);
+    expect(dayOfMs(DAY)).toBe(1);
+  });
+
   it('due dates keep the funding day-of-month, clamped to month end', () => {
     const dues = Array.from({ length: 13 }, (_, k) => isoDate(dueDayOf(FUNDED, k + 1)));
     expect(dues).toEqual([

@@ -284,6 +284,8 @@ interface LoanKeys {
   readonly terms: Uint8Array;
   readonly state: Uint8Array;
   readonly sched: Uint8Array;
+  /** The id in decimal, as every loan event carries it. */
+  readonly idText: string;
   /** The terms bytes `decoded` came from (compared by identity). */
   rawTerms: Uint8Array | undefined;
   decoded: LoanTerms | undefined;
@@ -292,9 +294,11 @@ const loanKeys = memoById((id): LoanKeys => {
   const p = padded(id);
   return {
     terms: KeyBytes.lasting(stateKey('loan', 'l', p)), state: KeyBytes.lasting(stateKey('loan', 's', p)),
-    sched: KeyBytes.lasting(stateKey('loan', 'sched', p)), rawTerms: undefined, decoded: undefined,
+    sched: KeyBytes.lasting(stateKey('loan', 'sched', p)), idText: String(id), rawTerms: undefined, decoded: undefined,
   };
 }, LOAN_KEYS_MEMO);
+/** A loan id as event text (memoised with the loan's keys: every repayment and due step names its loan). */
+const loanIdText = (id: bigint): string => loanKeys(id).idText;
 const loanStateKey = (id: bigint): Uint8Array => loanKeys(id).state;
 const schedKey = (id: bigint): Uint8Array => loanKeys(id).sched;
 const byBorrowerCountKey = (b: Uint8Array): Uint8Array => stateKey('loan', 'by', b, 'count');
@@ -527,21 +531,10 @@ class LoanRun {
     return readU64BE(s, o + 4) + readU64BE(s, o + 12);
   }
 
-  private idAttrs: { loanId: string; borrower: string; lender: string; lenderBytes: Uint8Array } | undefined;
-
-  /** The loan's id, borrower and lender as event attributes (hex computed once per run; the lender changes on assignment). */
-  idStrings(): { readonly loanId: string; readonly borrower: string; readonly lender: string } {
-    const a = this.idAttrs;
-    if (a !== undefined && a.lenderBytes === this.loan.lender) return a;
-    const fresh = { loanId: String(this.loan.id), borrower: hex(this.loan.borrower), lender: hex(this.loan.lender), lenderBytes: this.loan.lender };
-    this.idAttrs = fresh;
-    return fresh;
-  }
-
   /** The attributes every loan event carries, first in its attributes: loanId, borrower, lender. */
   ids(): Record<string, string> {
-    const a = this.idStrings();
-    return { loanId: a.loanId, borrower: a.borrower, lender: a.lender };
+    const l = this.loan;
+    return { loanId: loanIdText(l.id), borrower: hex(l.borrower), lender: hex(l.lender) };
   }
 }
 
@@ -983,9 +976,8 @@ const repay: OpDef<Infer<typeof RepayArgs>> = {
       reschedule(r, false);
     }
     saveLoan(ctx.state, loan, { terms: paidOff });
-    const id = r.idStrings();
     ctx.emit('repaid', {
-      loanId: id.loanId, borrower: id.borrower, lender: id.lender, payer: hex(ctx.sender), amount: String(pay),
+      loanId: loanIdText(loan.id), borrower: hex(loan.borrower), lender: hex(loan.lender), payer: hex(ctx.sender), amount: String(pay),
       penalty: String(al.penalty), fees: String(al.fees),
       interest: String(al.interest), principal: String(al.principal), advance: String(al.advance), status: loan.status,
     });
