@@ -46,14 +46,18 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 /**
  * A fresh zeroed byte array of `n` bytes, carved from a shared slab up to 1 KB (Node's Buffer pool does the same):
- * - 65 bytes to 1 KB from 16 KB slabs. V8 gives a larger typed array a backing store of its own, which cost ~1-2 µs
+ * - 65 bytes to 1 KB from 64 KB slabs. V8 gives a larger typed array a backing store of its own, which cost ~1-2 µs
  *   per allocation here against ~70 ns (every repayment encodes a 134-byte loan state).
- * - up to 64 bytes from 2 KB slabs. V8 would keep such an array on its heap as three objects (the array, its
+ * - up to 64 bytes from 16 KB slabs. V8 would keep such an array on its heap as three objects (the array, its
  *   ArrayBuffer and the bytes, ~225 B); a view is one (~100 B) and as fast to make. State values (u64 encodings,
  *   histories) live until their block commits and often long after: in benchmarks/vm.ts this cut the bytes the
  *   young-generation GC promoted per repayment from ~1,900 to ~1,100, and the scavenge pauses by about a quarter.
- * A slab lives while any array in it does, so a long-lived array can hold up to one slab (2 KB or 16 KB). Stores that
- * keep values for long copy such views into memory of their own (ChainStore's value cache does); the in-memory
+ * The slabs are large because starting one is not cheap: a new ArrayBuffer (its zeroed backing store, V8's tracking
+ * of it, its sweeping later) took as many profiler ticks as carving all the views from it when the slabs were 2 KB
+ * and 16 KB (a repayment fills ~60 small bytes and one 136-byte loan state); 16 KB and 64 KB did months 2-12 of
+ * benchmarks/vm.ts 2-15% faster in concurrent pinned pairs, with the same memory at the end of the run.
+ * A slab lives while any array in it does, so a long-lived array can hold up to one slab (16 KB or 64 KB). Stores
+ * that keep values for long copy such views into memory of their own (ChainStore's value cache does); the in-memory
  * MemoryKv keeps them as given. The arrays are plain Uint8Arrays; callers must not rely on `.buffer` being theirs.
  */
 export function allocBytes(n: number): Uint8Array<ArrayBuffer> {
@@ -82,8 +86,8 @@ class Slabs {
   }
 }
 
-const SMALL_SLABS = new Slabs(2048);
-const SLABS = new Slabs(16 * 1024);
+const SMALL_SLABS = new Slabs(16 * 1024);
+const SLABS = new Slabs(64 * 1024);
 const LASTING = new Slabs(16 * 1024);
 
 /**

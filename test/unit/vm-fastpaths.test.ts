@@ -274,7 +274,8 @@ describe('allocBytes', () => {
   it('gives zeroed arrays of the asked length that never share bytes, small, slab-carved and large', () => {
     const sizes = [0, 1, 5, 9, 64, 65, 134, 720, 1024, 1025, 5000];
     const arrays: Uint8Array[] = [];
-    for (let round = 0; round < 60; round++) {
+    // Enough rounds to fill more than one slab of each size (16 KB of arrays up to 64 bytes, 64 KB up to 1 KB).
+    for (let round = 0; round < 200; round++) {
       for (const n of sizes) {
         const a = allocBytes(n);
         expect(a.length).toBe(n);
