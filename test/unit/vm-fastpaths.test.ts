@@ -12,6 +12,7 @@ import { keyPairFromLabel, addressOf } from '../../src/core/keys.js';
 import { TransferArgs } from '../../src/vm/modules/asset.js';
 import { TestChain, L, addr } from '../helpers/vm.js';
 import { encode, decode, u64, struct, lazy } from '../../src/core/codec.js';
+import { decimal } from '../../src/vm/util.js';
 import { CodecError } from '../../src/core/errors.js';
 import { Packr } from 'msgpackr';
 import fc from 'fast-check';
@@ -395,5 +396,13 @@ describe('credit history fast paths', () => {
     const short = Uint8Array.from([0x94, 1, 2, 3]);
     const trailing = Uint8Array.from([0x94, 1, 2, 3, 4, 5]);
     for (const bad of [nonMinimal, short, trailing]) expect(() => decodeHistory(bad), toHex(bad)).toThrow(CodecError);
+  });
+});
+
+describe('decimal', () => {
+  it('is String(v) for every integer, through a number only where that is exact', () => {
+    const edges = [0n, 1n, -1n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n, -(2n ** 53n), 2n ** 63n, 2n ** 64n - 1n, 2n ** 64n, -(2n ** 70n)];
+    for (const v of edges) expect(decimal(v), String(v)).toBe(String(v));
+    fc.assert(fc.property(fc.bigInt({ min: -(2n ** 80n), max: 2n ** 80n }), (v) => decimal(v) === String(v)), { numRuns: 2000 });
   });
 });

@@ -6,7 +6,7 @@ import { assert } from '../../core/errors.js';
 import { KeyBytes, Overlay, type KvReader, type KvWriter } from '../../state/kv.js';
 import { stateKey, load, save, padded, memoById, internAddress, MAX_RECORD_BYTES } from '../store.js';
 import { OK, failure, type BlockStepContext, type Genesis, type Module, type OpDef, type OpResult } from '../types.js';
-import { addressSchema, assetCodeSchema, hex, page } from '../util.js';
+import { addressSchema, assetCodeSchema, decimal, hex, page } from '../util.js';
 import {
   buildSchedule, firstInstallmentAmount, dayOfMs, daysPastDue, DAILY_RATE_DENOMINATOR, DPD_BUCKETS, DPD_BUCKET_STARTS, dpdBucket,
   addBig, isoDate, MAX_TERM_MONTHS, maxBig, minBig, REPAYMENT_METHODS, roundHalfUp, subBig, type Installment,
@@ -977,9 +977,9 @@ const repay: OpDef<Infer<typeof RepayArgs>> = {
     }
     saveLoan(ctx.state, loan, { terms: paidOff });
     ctx.emit('repaid', {
-      loanId: loanIdText(loan.id), borrower: hex(loan.borrower), lender: hex(loan.lender), payer: hex(ctx.sender), amount: String(pay),
-      penalty: String(al.penalty), fees: String(al.fees),
-      interest: String(al.interest), principal: String(al.principal), advance: String(al.advance), status: loan.status,
+      loanId: loanIdText(loan.id), borrower: hex(loan.borrower), lender: hex(loan.lender), payer: hex(ctx.sender), amount: decimal(pay),
+      penalty: decimal(al.penalty), fees: decimal(al.fees),
+      interest: decimal(al.interest), principal: decimal(al.principal), advance: decimal(al.advance), status: loan.status,
     });
     if (paidOff) ctx.emit('paidOff', { ...r.ids(), vin: loan.vin });
     return OK;
