@@ -54,7 +54,6 @@ export const u8 = uint(8);
 export const u16 = uint(16);
 export const u32 = uint(32);
 
-
 const U64_MAX = (1n << 64n) - 1n;
 const I64_MIN = -(1n << 63n);
 const I64_MAX = (1n << 63n) - 1n;
@@ -186,9 +185,8 @@ type StructOf<F extends Fields> = { [K in F[number] as K[0]]: Infer<K[1]> };
 /**
  * Structs whose fields are all u64 (most ops' arguments: ids and amounts) have one canonical layout: a fixarray of
  * n 9-byte u64 encodings. decode reads that layout directly (same results and refusals as the general path, which
- * it falls back to for anything else; tested).
+ * it falls back to for anything else; tested). The field names are the schema's `u64Fields` (FastPaths).
  */
-
 function decodeU64Struct(fieldNames: readonly string[], data: Uint8Array): Record<string, bigint> | undefined {
   const n = fieldNames.length;
   if (data.length !== 1 + 9 * n || data[0] !== (0x90 | n)) return undefined;

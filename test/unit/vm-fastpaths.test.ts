@@ -13,6 +13,7 @@ import { TransferArgs } from '../../src/vm/modules/asset.js';
 import { TestChain, L, addr } from '../helpers/vm.js';
 import { encode, decode, u64, struct, lazy } from '../../src/core/codec.js';
 import { decimal } from '../../src/vm/util.js';
+import { dueChunkKey, DUE_CHUNK_KEYS_MEMO } from '../../src/vm/modules/loan.js';
 import { CodecError } from '../../src/core/errors.js';
 import { Packr } from 'msgpackr';
 import fc from 'fast-check';
@@ -396,6 +397,18 @@ describe('credit history fast paths', () => {
     const short = Uint8Array.from([0x94, 1, 2, 3]);
     const trailing = Uint8Array.from([0x94, 1, 2, 3, 4, 5]);
     for (const bad of [nonMinimal, short, trailing]) expect(() => decodeHistory(bad), toHex(bad)).toThrow(CodecError);
+  });
+});
+
+describe('due-index chunk keys', () => {
+  it('are the built keys, memoised (the same array) only for a day\'s first DUE_CHUNK_KEYS_MEMO chunks', () => {
+    const day = 20_786;
+    for (const c of [0, 1, DUE_CHUNK_KEYS_MEMO - 1, DUE_CHUNK_KEYS_MEMO, 5_000]) {
+      const k = dueChunkKey(day, c);
+      expect(toHex(k), String(c)).toBe(toHex(stateKey('loan', 'due', padded(day, 8), padded(c, 8))));
+      expect(dueChunkKey(day, c) === k, String(c)).toBe(c < DUE_CHUNK_KEYS_MEMO);
+    }
+    expect(toHex(dueChunkKey(day + 1, 0))).toBe(toHex(stateKey('loan', 'due', padded(day + 1, 8), padded(0, 8))));
   });
 });
 

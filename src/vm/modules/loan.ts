@@ -311,19 +311,25 @@ const cursorKey = (): Uint8Array => stateKey('loan', 'cursor');
 /**
  * The due-index keys of a day, memoised for the last DUE_DAYS_MEMO days: every due step re-indexes its loan at a
  * later day (the same few days for a whole month's loans), and building each key afresh was about half of what a due
- * step allocated (~1.8 KB of ~3.8 KB per loan). `chunks[c]` is filled on first use.
+ * step allocated (~1.8 KB of ~3.8 KB per loan). A day's first DUE_CHUNK_KEYS_MEMO chunk keys are memoised (filled on
+ * first use; 32,768 loans due that day), later ones built each time: at most ~65,000 keys (~10 MB) in all.
  */
 const DUE_DAYS_MEMO = 32;
+export const DUE_CHUNK_KEYS_MEMO = 2_048;
 interface DueDayKeys {
   readonly count: Uint8Array;
   readonly chunks: Uint8Array[];
 }
 const dueDayKeys = memoById((day: number): DueDayKeys => ({ count: stateKey('loan', 'due', padded(day, 8), 'count'), chunks: [] }), DUE_DAYS_MEMO);
 const dueCountKey = (day: number): Uint8Array => dueDayKeys(day).count;
-/** Chunk `c` of a day's due list: entries c·DUE_CHUNK .. c·DUE_CHUNK + DUE_CHUNK − 1. */
-function dueChunkKey(day: number, c: number): Uint8Array {
-  const chunks = dueDayKeys(day).chunks;
-  return chunks[c] ?? (chunks[c] = stateKey('loan', 'due', padded(day, 8), padded(c, 8)));
+/** Chunk `c` of a day's due list: entries c·DUE_CHUNK .. c·DUE_CHUNK + DUE_CHUNK − 1. Exported for tests. */
+export function dueChunkKey(day: number, c: number): Uint8Array {
+  const chunks = c < DUE_CHUNK_KEYS_MEMO ? dueDayKeys(day).chunks : null;
+  const memo = chunks?.[c];
+  if (memo !== undefined) return memo;
+  const key = stateKey('loan', 'due', padded(day, 8), padded(c, 8));
+  if (chunks !== null) chunks[c] = key;
+  return key;
 }
 /**
  * Loan ids per due-index chunk (8-byte big-endian each). One state entry per DUE_CHUNK loans instead of one per loan:
