@@ -230,7 +230,8 @@ export function memoById<T, I extends bigint | number = bigint>(build: (id: I) =
   };
 }
 
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+/** The largest bigint that converts to a number exactly (2^53 - 1). */
+export const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** Fixed-width decimal for numeric key parts whose byte order must follow numeric order. */
 export function padded(n: bigint | number, width = 20): string {

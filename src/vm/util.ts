@@ -4,7 +4,7 @@ import { compareBytes, equalBytes } from '../core/bytes.js';
 import { ADDRESS_BYTES, PUBLIC_KEY_BYTES } from '../core/keys.js';
 import { sha256 } from '../core/hash.js';
 import { utf8 } from '../core/bytes.js';
-import { hexOf } from './store.js';
+import { hexOf, MAX_SAFE } from './store.js';
 
 export const addressSchema: Schema<Uint8Array> = bytes({ exact: ADDRESS_BYTES });
 export const publicKeySchema: Schema<Uint8Array> = bytes({ exact: PUBLIC_KEY_BYTES });
@@ -26,15 +26,13 @@ export function hex(b: Uint8Array): string {
   return hexOf(b);
 }
 
-const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
-
 /**
  * Decimal text of an integer amount, as String(v) gives it. Amounts below 2^53 go through an exact number: V8 turns a
  * number into text on a fast path with a cache of recent numbers, where a BigInt's text takes a runtime call (~60
  * against ~95 ns here; a repayment's event carries six amounts).
  */
 export function decimal(v: bigint): string {
-  return v >= 0n && v <= MAX_EXACT ? String(Number(v)) : String(v);
+  return v >= 0n && v <= MAX_SAFE ? String(Number(v)) : String(v);
 }
 
 /** Inserts into a sorted list of byte strings (no duplicates); returns false when already present. */
