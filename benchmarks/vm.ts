@@ -11,6 +11,7 @@
 // full GC collects the untimed setup's garbage before the first timed phase. Repayments are reported for the
 // whole run, for the first month (each borrower's first payment creates their credit-history entry and the VM builds
 // its key memos) and for months 2..N (the steady state). `--profile <file>` writes a CPU profile of the last month's repayment blocks.
+// The process runs with the node's V8 settings (src/node/v8-tuning.ts, applied first; recorded in params.v8Flags).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +32,7 @@ import { CreateArgs } from '../src/vm/modules/product.js';
 import { ApplyArgs, FundArgs, RepayArgs, loadLoan, loadSchedule } from '../src/vm/modules/loan.js';
 import { firstInstallmentAmount } from '../src/vm/money.js';
 import { printTable, saveResults, opsPerSecond } from './report.js';
+import { applyV8Tuning, DEFAULT_V8_TUNING } from '../src/node/v8-tuning.js';
 import { Packr } from 'msgpackr';
 import { Session } from 'node:inspector/promises';
 import { setFlagsFromString } from 'node:v8';
@@ -507,6 +509,9 @@ function calibrate(): { roundTripsPerSec: number; designIdlePerSec: number; load
 }
 
 async function main(): Promise<void> {
+  // The node's V8 settings (Node.start applies the same from its config), so this measures the VM as the node runs it.
+  const v8Flags = applyV8Tuning(DEFAULT_V8_TUNING);
+  progress(`V8 flags as the node sets them: ${v8Flags.join(' ')}`);
   const results: Result[] = [];
   const before = calibrate();
   const mem = memoryBackend();
@@ -541,7 +546,7 @@ async function main(): Promise<void> {
     })));
   const path = saveResults('vm', {
     note: 'Block execution per core: begin-block, VM execute (signatureVerified: true), end-block, commit. Target: >= 50,000 repayments/s in memory. repayments: all months; repaymentsFirstMonth: month 1 (each borrower\'s first payment creates their credit history); repaymentsLaterMonths: months 2..N; laterMonthsCpuUsPerRepayment: their CPU per repayment on the main thread (VM, GC pauses) and on V8 helper threads (concurrent marking, parallel scavenging); repaymentsPerMonth: each month alone.',
-    params: { loans: LOANS, months: MONTHS, levelLoans: LEVEL_LOANS, levelMonths: LEVEL_MONTHS, blockTxs: BLOCK_TXS },
+    params: { loans: LOANS, months: MONTHS, levelLoans: LEVEL_LOANS, levelMonths: LEVEL_MONTHS, blockTxs: BLOCK_TXS, v8Flags },
     calibration: { before, after },
     results,
   });

@@ -5,6 +5,7 @@
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { MAX_BLOCK_BYTES, MAX_BLOCK_TXS, MAX_TX_BYTES } from '../core/constants.js';
 import { AutochainError } from '../core/errors.js';
+import { DEFAULT_V8_TUNING, type V8Tuning } from './v8-tuning.js';
 
 export class ConfigError extends AutochainError<'BAD_CONFIG' | 'BAD_GENESIS' | 'NOT_FOUND'> {}
 
@@ -87,6 +88,8 @@ export interface NodeConfig {
   consensus: ConsensusConfig;
   log: { level: LogLevel };
   metrics: { enabled: boolean };
+  /** V8 settings applied when the node starts (src/node/v8-tuning.ts). */
+  v8: V8Tuning;
 }
 
 export const DEFAULT_CONFIG: NodeConfig = {
@@ -122,6 +125,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   consensus: { engine: 'bft', signStateFile: 'data/signer.json' },
   log: { level: 'info' },
   metrics: { enabled: true },
+  v8: { ...DEFAULT_V8_TUNING },
 };
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -174,6 +178,7 @@ const SCHEMA: { [K in keyof NodeConfig]: NodeConfig[K] extends object ? { [J in 
   consensus: { engine: oneOf(['bft', 'solo']), signStateFile: nonEmptyString },
   log: { level: oneOf(LOG_LEVELS) },
   metrics: { enabled: boolean },
+  v8: { allocationSitePretenuring: boolean },
 };
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

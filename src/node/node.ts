@@ -23,6 +23,7 @@ import { loadGenesisFile, type ChainGenesis } from './genesis.js';
 import { NodeMetrics } from './metrics.js';
 import { SoloProducer, type BlockProducer } from './producer.js';
 import { BftProducer } from './bft-producer.js';
+import { applyV8Tuning } from './v8-tuning.js';
 
 export const NODE_VERSION = '0.1.0';
 
@@ -123,6 +124,8 @@ export class Node implements RpcBackend {
     if (this.stateValue !== 'new') throw new Error(`cannot start a node that is ${this.stateValue}`);
     this.stateValue = 'starting';
     const { config, genesis, validatorKey } = this.opts;
+    // Process-wide, so applied before the store opens and blocks run (the flags hold for the process's lifetime).
+    const v8Flags = applyV8Tuning(config.v8);
     try {
       mkdirSync(this.dataDir, { recursive: true });
       this.store = await ChainStore.open(this.dataDir);
@@ -153,7 +156,7 @@ export class Node implements RpcBackend {
       this.rpcAddress = await this.rpc.start();
       this.producer?.start();
       this.stateValue = 'running';
-      this.logger.info({ rpc: this.rpcAddress.url, height: this.store.height().toString(), validator: this.validatorAddress ? toHex(this.validatorAddress) : null }, 'node started');
+      this.logger.info({ rpc: this.rpcAddress.url, height: this.store.height().toString(), validator: this.validatorAddress ? toHex(this.validatorAddress) : null, v8Flags }, 'node started');
       return { rpcUrl: this.rpcAddress.url, height: this.store.height() };
     } catch (e) {
       await this.closeAll();

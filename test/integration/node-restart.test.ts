@@ -20,7 +20,7 @@ afterAll(() => {
 });
 
 /** Starts the node process; resolves with its RPC URL from the "node started" log line. */
-function startNode(): Promise<{ child: ChildProcess; url: string; lines: string[] }> {
+function startNode(): Promise<{ child: ChildProcess; url: string; lines: string[]; v8Flags: string[] | undefined }> {
   const child = spawn(process.execPath, [MAIN, '--home', home.home], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   const lines: string[] = [];
@@ -31,10 +31,10 @@ function startNode(): Promise<{ child: ChildProcess; url: string; lines: string[
     createInterface({ input: child.stdout! }).on('line', (line) => {
       lines.push(line);
       try {
-        const j = JSON.parse(line) as { msg?: string; rpc?: string };
+        const j = JSON.parse(line) as { msg?: string; rpc?: string; v8Flags?: string[] };
         if (j.msg === 'node started' && j.rpc) {
           clearTimeout(timer);
-          resolvePromise({ child, url: j.rpc, lines });
+          resolvePromise({ child, url: j.rpc, lines, v8Flags: j.v8Flags });
         }
       } catch {
         // not a log line
@@ -62,7 +62,10 @@ interface Acked {
 describe('kill -9 and restart', () => {
   it('keeps every tx acknowledged as committed', async () => {
     expect(existsSync(MAIN), `${MAIN} is missing: run "npm run build" (npm test does it)`).toBe(true);
-    let { child, url } = await startNode();
+    const first = await startNode();
+    // The node process applies its V8 settings (config key v8; by default allocation-site pretenuring off) and logs them.
+    expect(first.v8Flags).toEqual(['--no-allocation-site-pretenuring']);
+    let { child, url } = first;
 
     // Four senders, each submitting its next tx as soon as the previous one is acknowledged as committed.
     const senders = [0, 1, 2, 3].map((i) => keyPairFromLabel(`itest-restart-${i}`));

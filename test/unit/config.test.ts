@@ -50,6 +50,8 @@ describe('config', () => {
     ['block maxTxs above protocol', { block: { maxTxs: 1_000_000 } }, 'block.maxTxs'],
     ['bad log level', { log: { level: 'loud' } }, 'log.level must be one of'],
     ['metrics not boolean', { metrics: { enabled: 'yes' } }, 'metrics.enabled must be true or false'],
+    ['pretenuring not boolean', { v8: { allocationSitePretenuring: 1 } }, 'v8.allocationSitePretenuring must be true or false'],
+    ['unknown v8 setting', { v8: { maxSemiSpace: 64 } }, 'v8.maxSemiSpace is not a config key'],
     ['empty dataDir', { dataDir: '' }, 'dataDir'],
     ['body too small for one tx', { rpc: { maxBodyBytes: 2048 } }, 'rpc.maxBodyBytes'],
   ];
