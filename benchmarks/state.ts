@@ -15,6 +15,10 @@ import type { KvChange } from '../src/state/kv.js';
 import { encodeBlock, blockHash, type Block } from '../src/core/types.js';
 import { utf8 } from '../src/core/bytes.js';
 import { printTable, saveResults } from './report.js';
+import { applyV8Tuning, DEFAULT_V8_TUNING } from '../src/node/v8-tuning.js';
+
+// The node's V8 settings (Node.start applies the same), so this measures the store as the node runs it.
+const V8_FLAGS = applyV8Tuning(DEFAULT_V8_TUNING);
 
 const args = process.argv.slice(2);
 const argOf = (name: string, dflt: string): string => {
@@ -186,7 +190,7 @@ for (const size of SIZES) {
 printTable('state commits (prepare + one fsync\'d batch per block), one core', allRows);
 printTable('state proofs, one core', proofRows);
 const path = saveResults('state', {
-  settings: { blocksPerCase: BLOCKS, treeCachePages: TREE_CACHE_PAGES, dbCacheBytes: DB_CACHE_BYTES, valueBytes: 100, mix: '90% updates, 10% inserts' },
+  settings: { blocksPerCase: BLOCKS, treeCachePages: TREE_CACHE_PAGES, dbCacheBytes: DB_CACHE_BYTES, valueBytes: 100, mix: '90% updates, 10% inserts', v8Flags: V8_FLAGS },
   commits: allRows,
   proofs: proofRows,
 });
