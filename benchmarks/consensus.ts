@@ -6,6 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { keyPairFromLabel, sign, verify } from '../src/core/keys.js';
 import { Cluster } from '../test/sim/cluster.js';
 import { STAKES } from '../test/sim/scenarios.js';
+import { applyV8Tuning, DEFAULT_V8_TUNING } from '../src/node/v8-tuning.js';
+
+// The node's V8 settings (Node.start applies the same), so the engine runs as in the node.
+const V8_FLAGS = applyV8Tuning(DEFAULT_V8_TUNING);
 
 interface Row {
   validators: number;
@@ -62,7 +66,7 @@ for (const n of [4, 7, 10]) for (const lossy of [false, true]) rows.push(run(n, 
 const here = dirname(fileURLToPath(import.meta.url));
 const out = join(here, '..', '..', 'benchmarks', 'results', 'consensus.json');
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), node: process.version, verifyPerSec: Math.round(perVerify), note: 'whole network simulated in one process: all n nodes share one core; each unique signature is verified once (a cache shared by the simulated nodes)', rows }, null, 2) + '\n');
+writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), node: process.version, verifyPerSec: Math.round(perVerify), v8Flags: V8_FLAGS, note: 'whole network simulated in one process: all n nodes share one core; each unique signature is verified once (a cache shared by the simulated nodes)', rows }, null, 2) + '\n');
 process.stdout.write(`ed25519 verify: ${Math.round(perVerify)}/s\n`);
 process.stdout.write('validators | network                    | heights | wall ms | heights/s | msgs/height | rounds>0 | verify-bound heights/s\n');
 for (const r of rows) {
