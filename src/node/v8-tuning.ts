@@ -1,5 +1,6 @@
 // The V8 settings the node runs with, in one place: the node applies them when it starts (Node.start), and the
-// benchmarks that measure the node's parts (benchmarks/vm.ts) apply the same, so they measure what the node runs.
+// benchmarks that measure the node's parts in-process (benchmarks/vm.ts, state.ts, consensus.ts) apply the same, so
+// they measure what the node runs (benchmarks/node.ts starts the node itself).
 //
 // Allocation-site pretenuring is off by default. V8 pretenures an allocation site (allocates its objects straight in
 // the old generation) when nearly all of its objects are found alive at a young-generation collection. A block's txs,
