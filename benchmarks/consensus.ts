@@ -37,7 +37,12 @@ function run(n: number, lossy: boolean, heights: number, perVerify: number): Row
   const cluster = new Cluster({
     seed: 42,
     validators: STAKES[n]!.map((power) => ({ power })),
-    faults: { delayMinMs: 5, delayMaxMs: 60, lossPerMillion: lossy ? 20_000 : 0, duplicatePerMillion: lossy ? 10_000 : 0 },
+    faults: {
+      delayMinMs: 5,
+      delayMaxMs: 60,
+      lossPerMillion: lossy ? 20_000 : 0,
+      duplicatePerMillion: lossy ? 10_000 : 0,
+    },
     chaos: { partitions: false, crashes: false, untilPercent: 0 },
     bondPerMillion: 0,
     byzantineFromHeight: 1n << 62n,
@@ -66,9 +71,25 @@ for (const n of [4, 7, 10]) for (const lossy of [false, true]) rows.push(run(n, 
 const here = dirname(fileURLToPath(import.meta.url));
 const out = join(here, '..', '..', 'benchmarks', 'results', 'consensus.json');
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), node: process.version, verifyPerSec: Math.round(perVerify), v8Flags: V8_FLAGS, note: 'whole network simulated in one process: all n nodes share one core; each unique signature is verified once (a cache shared by the simulated nodes)', rows }, null, 2) + '\n');
+writeFileSync(
+  out,
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      node: process.version,
+      verifyPerSec: Math.round(perVerify),
+      v8Flags: V8_FLAGS,
+      note: 'whole network simulated in one process: all n nodes share one core; each unique signature is verified once (a cache shared by the simulated nodes)',
+      rows,
+    },
+    null,
+    2,
+  ) + '\n',
+);
 process.stdout.write(`ed25519 verify: ${Math.round(perVerify)}/s\n`);
-process.stdout.write('validators | network                    | heights | wall ms | heights/s | msgs/height | rounds>0 | verify-bound heights/s\n');
+process.stdout.write(
+  'validators | network                    | heights | wall ms | heights/s | msgs/height | rounds>0 | verify-bound heights/s\n',
+);
 for (const r of rows) {
   process.stdout.write(
     `${String(r.validators).padStart(10)} | ${r.network.padEnd(26)} | ${String(r.heights).padStart(7)} | ${String(r.wallMs).padStart(7)} | ${String(r.heightsPerSec).padStart(9)} | ${String(r.messagesPerHeight).padStart(11)} | ${String(r.roundsAboveZero).padStart(8)} | ${r.verifyBoundHeightsPerSec}\n`,

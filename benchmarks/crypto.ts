@@ -14,14 +14,38 @@ const spki = Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buff
 const nodeKey = createPublicKey({ key: spki, format: 'der', type: 'spki' });
 
 const rows = [
-  { op: 'ed25519 verify', impl: 'sodium-native (used)', opsPerSec: opsPerSecond(() => void verify(msg, sig, kp.publicKey)) },
-  { op: 'ed25519 verify', impl: 'node:crypto', opsPerSec: opsPerSecond(() => void nodeVerify(null, msg, nodeKey, sig)) },
-  { op: 'ed25519 verify', impl: '@noble/curves', opsPerSec: opsPerSecond(() => void ed25519.verify(sig, msg, kp.publicKey, { zip215: false }), 500) },
+  {
+    op: 'ed25519 verify',
+    impl: 'sodium-native (used)',
+    opsPerSec: opsPerSecond(() => void verify(msg, sig, kp.publicKey)),
+  },
+  {
+    op: 'ed25519 verify',
+    impl: 'node:crypto',
+    opsPerSec: opsPerSecond(() => void nodeVerify(null, msg, nodeKey, sig)),
+  },
+  {
+    op: 'ed25519 verify',
+    impl: '@noble/curves',
+    opsPerSec: opsPerSecond(() => void ed25519.verify(sig, msg, kp.publicKey, { zip215: false }), 500),
+  },
   { op: 'ed25519 sign', impl: 'sodium-native (used)', opsPerSec: opsPerSecond(() => void sign(msg, kp)) },
   { op: 'sha256 200 B', impl: 'src/core/hash sha256 (used)', opsPerSec: opsPerSecond(() => void sha256(msg)) },
-  { op: 'sha256 200 B', impl: 'node:crypto createHash', opsPerSec: opsPerSecond(() => void createHash('sha256').update(msg).digest()) },
-  { op: 'sha256 200 B', impl: 'node:crypto hash() one-shot', opsPerSec: opsPerSecond(() => void oneShotHash('sha256', msg, 'buffer')) },
-  { op: 'sha256 200 B', impl: 'sodium-native crypto_hash_sha256', opsPerSec: opsPerSecond(() => void sodium.crypto_hash_sha256(Buffer.allocUnsafe(32), msg)) },
+  {
+    op: 'sha256 200 B',
+    impl: 'node:crypto createHash',
+    opsPerSec: opsPerSecond(() => void createHash('sha256').update(msg).digest()),
+  },
+  {
+    op: 'sha256 200 B',
+    impl: 'node:crypto hash() one-shot',
+    opsPerSec: opsPerSecond(() => void oneShotHash('sha256', msg, 'buffer')),
+  },
+  {
+    op: 'sha256 200 B',
+    impl: 'sodium-native crypto_hash_sha256',
+    opsPerSec: opsPerSecond(() => void sodium.crypto_hash_sha256(Buffer.allocUnsafe(32), msg)),
+  },
   { op: 'sha256 200 B', impl: '@noble/hashes', opsPerSec: opsPerSecond(() => void nobleSha256(msg)) },
 ];
 printTable('crypto, one core', rows);

@@ -32,7 +32,12 @@ function makeHome(): string {
   const home = mkdtempSync(join(tmpdir(), 'autochain-bench-'));
   saveConfigFile(join(home, 'config.json'), {
     rpc: { port: 0, maxBatch: BATCH, maxConnections: 64 },
-    mempool: { maxTxs: SENDERS * TXS_PER_SENDER + 1000, maxBytes: 256 * 1024 * 1024, maxTxsPerSender: 1000, nonceWindow: 1000 },
+    mempool: {
+      maxTxs: SENDERS * TXS_PER_SENDER + 1000,
+      maxBytes: 256 * 1024 * 1024,
+      maxTxsPerSender: 1000,
+      nonceWindow: 1000,
+    },
     block: { intervalMs: 100, emptyBlockIntervalMs: 0, maxTxs: 5000 },
     log: { level: 'info' },
   });
@@ -50,7 +55,11 @@ function makeHome(): string {
 }
 
 function startNode(home: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [...(process.env.NODE_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.NODE_PROF] : []), MAIN, '--home', home], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [...(process.env.NODE_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.NODE_PROF] : []), MAIN, '--home', home],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   return new Promise((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       try {
@@ -65,10 +74,20 @@ function startNode(home: string): Promise<{ child: ChildProcess; url: string }> 
 }
 
 function signTransfer(kp: KeyPair, nonce: bigint): Uint8Array {
-  return encodeTx(signTx({
-    chainId: CHAIN, sender: kp.publicKey, nonce, gasLimit: 100_000n, module: 'asset', op: 'transfer',
-    args: encode(TransferArgs, { asset: 'CNY', to: sink, amount: 1n, memo: '' }),
-  }, kp));
+  return encodeTx(
+    signTx(
+      {
+        chainId: CHAIN,
+        sender: kp.publicKey,
+        nonce,
+        gasLimit: 100_000n,
+        module: 'asset',
+        op: 'transfer',
+        args: encode(TransferArgs, { asset: 'CNY', to: sink, amount: 1n, memo: '' }),
+      },
+      kp,
+    ),
+  );
 }
 
 /** CPU seconds (user + system) the process has used so far, from /proc (Linux); null elsewhere. */
@@ -82,7 +101,11 @@ function cpuSecondsOf(pid: number | undefined): number | null {
 }
 
 async function post(url: string, body: unknown): Promise<unknown> {
-  const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return res.json();
 }
 
@@ -152,14 +175,16 @@ async function runOnce(transport: Transport, txs: Uint8Array[][]): Promise<RunRe
     const load = loadavg()[0]!;
     const cpu0 = cpuSecondsOf(child.pid);
     const t0 = performance.now();
-    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-      while (next < batches.length) {
-        const b = batches[next++]!;
-        const reqs = b.map((tx, i) => ({ jsonrpc: '2.0', id: i, method: 'tx_submit', params: { tx: toHex(tx) } }));
-        const answers = (ws ? await ws.ask(reqs) : await post(url, reqs)) as { error?: unknown }[];
-        refused += answers.filter((a) => a.error !== undefined).length;
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < batches.length) {
+          const b = batches[next++]!;
+          const reqs = b.map((tx, i) => ({ jsonrpc: '2.0', id: i, method: 'tx_submit', params: { tx: toHex(tx) } }));
+          const answers = (ws ? await ws.ask(reqs) : await post(url, reqs)) as { error?: unknown }[];
+          refused += answers.filter((a) => a.error !== undefined).length;
+        }
+      }),
+    );
     const tSubmitted = performance.now();
     ws?.close();
     // Committed when the last nonce of every sender is in the tx index.
@@ -167,7 +192,14 @@ async function runOnce(transport: Transport, txs: Uint8Array[][]): Promise<RunRe
     for (;;) {
       const answers: { error?: unknown }[] = [];
       for (let i = 0; i < lastHashes.length; i += BATCH) {
-        answers.push(...((await post(url, lastHashes.slice(i, i + BATCH).map((hash, j) => ({ jsonrpc: '2.0', id: j, method: 'tx_get', params: { hash } })))) as { error?: unknown }[]));
+        answers.push(
+          ...((await post(
+            url,
+            lastHashes
+              .slice(i, i + BATCH)
+              .map((hash, j) => ({ jsonrpc: '2.0', id: j, method: 'tx_get', params: { hash } })),
+          )) as { error?: unknown }[]),
+        );
       }
       if (answers.every((a) => a.error === undefined)) break;
       await new Promise((r) => setTimeout(r, 20));
@@ -182,7 +214,12 @@ async function runOnce(transport: Transport, txs: Uint8Array[][]): Promise<RunRe
     for (let i = 0; i < LATENCY_SAMPLES; i++) {
       const tx = signTransfer(extra, BigInt(TXS_PER_SENDER + i));
       const s = performance.now();
-      const r = (await post(url, { jsonrpc: '2.0', id: 1, method: 'tx_submit', params: { tx: toHex(tx), wait: true } })) as { error?: unknown };
+      const r = (await post(url, {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tx_submit',
+        params: { tx: toHex(tx), wait: true },
+      })) as { error?: unknown };
       if (r.error) throw new Error(`latency tx refused: ${JSON.stringify(r.error)}`);
       lat.push(performance.now() - s);
     }
@@ -213,7 +250,10 @@ async function main(): Promise<void> {
   const total = SENDERS * TXS_PER_SENDER;
 
   // The ceiling: strict ed25519 verification of these same txs on one core (decoding excluded), in this run.
-  const decoded = txs.flat().slice(0, 2000).map((b) => decodeTx(b));
+  const decoded = txs
+    .flat()
+    .slice(0, 2000)
+    .map((b) => decodeTx(b));
   let vi = 0;
   const verifyPerSec = opsPerSecond(() => {
     verifyTxSignature(decoded[vi++ % decoded.length]!);
@@ -239,13 +279,22 @@ async function main(): Promise<void> {
   }));
   printTable('node: asset.transfer txs through JSON-RPC (batches of 50, 4 in flight) to commit, one node', rows);
   const path = saveResults('node', {
-    config: { senders: SENDERS, txsPerSender: TXS_PER_SENDER, batch: BATCH, concurrency: CONCURRENCY, blockIntervalMs: 100, blockMaxTxs: 5000, syncWrites: true, latencySamples: LATENCY_SAMPLES },
+    config: {
+      senders: SENDERS,
+      txsPerSender: TXS_PER_SENDER,
+      batch: BATCH,
+      concurrency: CONCURRENCY,
+      blockIntervalMs: 100,
+      blockMaxTxs: 5000,
+      syncWrites: true,
+      latencySamples: LATENCY_SAMPLES,
+    },
     verifyCeilingPerSec: verifyPerSec,
     rows,
     notes: [
-      'The node runs in its own process (dist/src/node/main.js), the client in this one; both share the same 2-core machine, so the client\'s JSON, hex and HTTP work competes with the node for CPU, and other jobs on the machine (see load avg) too.',
+      "The node runs in its own process (dist/src/node/main.js), the client in this one; both share the same 2-core machine, so the client's JSON, hex and HTTP work competes with the node for CPU, and other jobs on the machine (see load avg) too.",
       'verify ceiling: verifyTxSignature (body encoding + native strict ed25519) on one core in this run; every tx is verified exactly once (mempool admission).',
-      'node CPU µs/tx: user+system CPU of the node process (from /proc) over the submit-to-commit phase, divided by the txs: RPC decoding, admission (incl. the signature), execution, state root, fsync\'d LevelDB batch.',
+      "node CPU µs/tx: user+system CPU of the node process (from /proc) over the submit-to-commit phase, divided by the txs: RPC decoding, admission (incl. the signature), execution, state root, fsync'd LevelDB batch.",
       'wait latency: tx_submit with wait: true, one tx at a time; blocks are made every 100 ms while txs wait, so ~100 ms is the floor.',
     ],
   });

@@ -43,7 +43,7 @@ function rand(): number {
 }
 
 const keyOf = (i: number): Uint8Array => utf8(`bench/account/${i.toString(16).padStart(10, '0')}`);
-function valueOf(i: number, version: number): Uint8Array {
+function valueAt(i: number, version: number): Uint8Array {
   const v = new Uint8Array(100);
   new DataView(v.buffer).setUint32(0, i);
   new DataView(v.buffer).setUint32(4, version);
@@ -54,9 +54,19 @@ const ZERO = new Uint8Array(32);
 function blockFor(height: bigint, stateRoot: Uint8Array): { bytes: Uint8Array; hash: Uint8Array } {
   const block: Block = {
     header: {
-      chainId: 'bench', height, timeMs: height * 1000n, prevHash: ZERO, txRoot: ZERO, stateRoot, resultsRoot: ZERO,
-      validatorsHash: ZERO, nextValidatorsHash: ZERO, lastCommitHash: ZERO, evidenceRoot: ZERO,
-      proposer: new Uint8Array(20), gasUsed: 0n,
+      chainId: 'bench',
+      height,
+      timeMs: height * 1000n,
+      prevHash: ZERO,
+      txRoot: ZERO,
+      stateRoot,
+      resultsRoot: ZERO,
+      validatorsHash: ZERO,
+      nextValidatorsHash: ZERO,
+      lastCommitHash: ZERO,
+      evidenceRoot: ZERO,
+      proposer: new Uint8Array(20),
+      gasUsed: 0n,
     },
     txs: [],
     evidence: [],
@@ -99,10 +109,12 @@ async function benchSize(size: number): Promise<{ rows: Row[]; proofs: Record<st
     while (nextKey < size) {
       const changes: KvChange[] = [];
       const end = Math.min(size, nextKey + BUILD_BATCH);
-      for (; nextKey < end; nextKey++) changes.push({ key: keyOf(nextKey), value: valueOf(nextKey, 0) });
+      for (; nextKey < end; nextKey++) changes.push({ key: keyOf(nextKey), value: valueAt(nextKey, 0) });
       await commit(store, changes);
       if (nextKey % 100_000 === 0 || nextKey === size) {
-        log(`  built ${nextKey.toLocaleString('en')} / ${size.toLocaleString('en')} keys (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+        log(
+          `  built ${nextKey.toLocaleString('en')} / ${size.toLocaleString('en')} keys (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+        );
       }
     }
     const rows: Row[] = [];
@@ -115,12 +127,12 @@ async function benchSize(size: number): Promise<{ rows: Row[]; proofs: Record<st
         for (let j = 0; j < k; j++) {
           if (rand() < 0.1) {
             const i = nextKey++;
-            changes.push({ key: keyOf(i), value: valueOf(i, 0) });
+            changes.push({ key: keyOf(i), value: valueAt(i, 0) });
           } else {
             const i = Math.floor(rand() * size);
             const v = (version.get(i) ?? 0) + 1;
             version.set(i, v);
-            changes.push({ key: keyOf(i), value: valueOf(i, v) });
+            changes.push({ key: keyOf(i), value: valueAt(i, v) });
           }
         }
         const c0 = process.cpuUsage();
@@ -138,7 +150,9 @@ async function benchSize(size: number): Promise<{ rows: Row[]; proofs: Record<st
       }
       const totalS = (prepareMs + writeMs) / 1000;
       rows.push({
-        storeKeys: size, blockKeys: k, blocks: BLOCKS,
+        storeKeys: size,
+        blockKeys: k,
+        blocks: BLOCKS,
         blocksPerSec: Math.round((BLOCKS / totalS) * 10) / 10,
         changedKeysPerSec: Math.round((BLOCKS * k) / totalS),
         prepareMsPerBlock: Math.round(prepareMs / BLOCKS),
@@ -150,7 +164,8 @@ async function benchSize(size: number): Promise<{ rows: Row[]; proofs: Record<st
     }
     // Proofs: random existing and missing keys against the committed root.
     const root = store.stateRoot();
-    const samples: { key: Uint8Array; value: Uint8Array | null; proof: ReturnType<ChainStore['getProof']>['proof'] }[] = [];
+    const samples: { key: Uint8Array; value: Uint8Array | null; proof: ReturnType<ChainStore['getProof']>['proof'] }[] =
+      [];
     const g0 = performance.now();
     for (let j = 0; j < PROOFS; j++) {
       const i = j % 10 === 0 ? size * 4 + j : Math.floor(rand() * size);
@@ -187,10 +202,17 @@ for (const size of SIZES) {
   allRows.push(...r.rows);
   proofRows.push(r.proofs);
 }
-printTable('state commits (prepare + one fsync\'d batch per block), one core', allRows);
+printTable("state commits (prepare + one fsync'd batch per block), one core", allRows);
 printTable('state proofs, one core', proofRows);
 const path = saveResults('state', {
-  settings: { blocksPerCase: BLOCKS, treeCachePages: TREE_CACHE_PAGES, dbCacheBytes: DB_CACHE_BYTES, valueBytes: 100, mix: '90% updates, 10% inserts', v8Flags: V8_FLAGS },
+  settings: {
+    blocksPerCase: BLOCKS,
+    treeCachePages: TREE_CACHE_PAGES,
+    dbCacheBytes: DB_CACHE_BYTES,
+    valueBytes: 100,
+    mix: '90% updates, 10% inserts',
+    v8Flags: V8_FLAGS,
+  },
   commits: allRows,
   proofs: proofRows,
 });

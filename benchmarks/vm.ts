@@ -65,7 +65,9 @@ async function profiled<T>(on: boolean, fn: () => Promise<T>): Promise<T> {
 }
 
 if (typeof process.threadCpuUsage !== 'function') {
-  process.stderr.write(`bench:vm needs Node 23.9 or newer (this is ${process.version}): run it with npm run bench:vm, which uses the pinned Node 24.\n`);
+  process.stderr.write(
+    `bench:vm needs Node 23.9 or newer (this is ${process.version}): run it with npm run bench:vm, which uses the pinned Node 24.\n`,
+  );
   process.exit(1);
 }
 
@@ -113,7 +115,15 @@ interface PreparedTx {
 /** A tx ready for a block: encoded and hashed up front (the mempool's work); see the header about signatures. */
 function prepareTx<A>(a: Actor, module: string, op: string, schema: Schema<A>, value: A): PreparedTx {
   const tx: Tx = {
-    body: { chainId: CHAIN_ID, sender: a.kp.publicKey, nonce: a.nonce++, gasLimit: 10_000_000n, module, op, args: encode(schema, value) },
+    body: {
+      chainId: CHAIN_ID,
+      sender: a.kp.publicKey,
+      nonce: a.nonce++,
+      gasLimit: 10_000_000n,
+      module,
+      op,
+      args: encode(schema, value),
+    },
     signature: ZERO_SIG,
   };
   const enc = encodeTx(tx);
@@ -137,8 +147,12 @@ interface Roles {
 
 function roles(n: number): Roles {
   return {
-    lender: actor('bench-lender'), bank: actor('bench-bank'), maker: actor('bench-maker'), bureau: actor('bench-bureau'),
-    dealer: actor('bench-dealer'), validator: actor('bench-val'),
+    lender: actor('bench-lender'),
+    bank: actor('bench-bank'),
+    maker: actor('bench-maker'),
+    bureau: actor('bench-bureau'),
+    dealer: actor('bench-dealer'),
+    validator: actor('bench-val'),
     borrowers: Array.from({ length: n }, (_, i) => actor(`bench-borrower-${i}`)),
   };
 }
@@ -202,15 +216,30 @@ async function levelBackend(dir: string): Promise<Backend> {
       // The block with its txs and the tx index go into the same batch, as in the node.
       const block: Block = {
         header: {
-          chainId: CHAIN_ID, height, timeMs, prevHash: zero, txRoot: zero, stateRoot: prepared.root, resultsRoot: zero,
-          validatorsHash: zero, nextValidatorsHash: zero, lastCommitHash: zero, evidenceRoot: zero, proposer: new Uint8Array(20), gasUsed: 0n,
+          chainId: CHAIN_ID,
+          height,
+          timeMs,
+          prevHash: zero,
+          txRoot: zero,
+          stateRoot: prepared.root,
+          resultsRoot: zero,
+          validatorsHash: zero,
+          nextValidatorsHash: zero,
+          lastCommitHash: zero,
+          evidenceRoot: zero,
+          proposer: new Uint8Array(20),
+          gasUsed: 0n,
         },
         txs: txs.map((t) => t.encoded),
         evidence: [],
         lastCommit: null,
       };
       await store.commitBlock({
-        prepared, height, block: encodeBlock(block), blockHash: blockHash(block.header), commit: null,
+        prepared,
+        height,
+        block: encodeBlock(block),
+        blockHash: blockHash(block.header),
+        commit: null,
         txs: txs.map((t, index) => ({ hash: t.hash, index, receiptBytes: zero })),
       });
     },
@@ -226,7 +255,10 @@ class Chain {
   /** Per op: total gas of its OK txs and their count. */
   gas = new Map<string, [bigint, number]>();
 
-  constructor(readonly vm: Vm, readonly backend: Backend) {}
+  constructor(
+    readonly vm: Vm,
+    readonly backend: Backend,
+  ) {}
 
   async init(g: Genesis): Promise<void> {
     const o = new Overlay(this.backend.reader());
@@ -245,7 +277,9 @@ class Chain {
     const ctx = this.ctx();
     this.vm.beginBlock(state, ctx, []);
     // As the node's block executor (src/node/app.ts) does: one receipt per tx, in order.
-    const receipts = txs.map((p) => this.vm.execute(state, ctx, p.tx, { txBytes: p.bytes, txHash: p.hash, signatureVerified: true }));
+    const receipts = txs.map((p) =>
+      this.vm.execute(state, ctx, p.tx, { txBytes: p.bytes, txHash: p.hash, signatureVerified: true }),
+    );
     this.vm.endBlock(state, ctx);
     await this.backend.commit(state, this.height, txs, this.timeMs);
     return receipts;
@@ -398,21 +432,62 @@ async function run(backend: Backend, n: number, months: number): Promise<Result>
   await chain.init(genesis(r));
 
   // Setup (not timed): product, vehicles, borrowers onboarded, attested, consenting.
-  const setup: PreparedTx[] = [prepareTx(r.lender, 'product', 'create', CreateArgs, {
-    name: 'Bench loan', currency: 'CNY', aprBpsByBand: [450, BAND_B_APR_BPS, 800, 1000, 1400], termsMonths: [12, 24, 36, 48, 60],
-    method: 'levelPayment', minScore: 600, maxLtvBps: { privateFuel: 8000, privateNewEnergy: 8500, commercial: 7000, used: 7000 },
-    maxDtiBps: 5000, minDownPaymentBps: 2000, graceDays: 3, lateFeeKind: 'fixed', lateFeeValue: 100_00n, penaltyUpliftBps: 1800, defaultDays: 90,
-  })];
+  const setup: PreparedTx[] = [
+    prepareTx(r.lender, 'product', 'create', CreateArgs, {
+      name: 'Bench loan',
+      currency: 'CNY',
+      aprBpsByBand: [450, BAND_B_APR_BPS, 800, 1000, 1400],
+      termsMonths: [12, 24, 36, 48, 60],
+      method: 'levelPayment',
+      minScore: 600,
+      maxLtvBps: { privateFuel: 8000, privateNewEnergy: 8500, commercial: 7000, used: 7000 },
+      maxDtiBps: 5000,
+      minDownPaymentBps: 2000,
+      graceDays: 3,
+      lateFeeKind: 'fixed',
+      lateFeeValue: 100_00n,
+      penaltyUpliftBps: 1800,
+      defaultDays: 90,
+    }),
+  ];
   r.borrowers.forEach((b, i) => {
-    setup.push(prepareTx(r.maker, 'vehicle', 'register', RegisterArgs, {
-      vin: makeVin(i + 1), make: 'Geely', model: 'Galaxy', modelYear: 2026, energy: 'fuel', use: 'private', condition: 'new', owner: r.dealer.address,
-    }));
-    setup.push(prepareTx(r.lender, 'member', 'onboardBorrower', OnboardBorrowerArgs, { borrower: b.address, identityCommitment: sha256(utf8(`id-${i}`)) }));
-    setup.push(prepareTx(r.bureau, 'credit', 'attest', AttestArgs, {
-      borrower: b.address, score: 720, band: 'B', currency: 'CNY', grossMonthlyIncome: 50_000_00n, outsideMonthlyDebt: 2_000_00n,
-      issuedAtMs: GENESIS_TIME_MS, expiresAtMs: GENESIS_TIME_MS + 365n * DAY_MS,
-    }));
-    setup.push(prepareTx(b, 'credit', 'consent', ConsentArgs, { lender: r.lender.address, purpose: 'autoLoan', expiresAtMs: GENESIS_TIME_MS + 365n * DAY_MS }));
+    setup.push(
+      prepareTx(r.maker, 'vehicle', 'register', RegisterArgs, {
+        vin: makeVin(i + 1),
+        make: 'Geely',
+        model: 'Galaxy',
+        modelYear: 2026,
+        energy: 'fuel',
+        use: 'private',
+        condition: 'new',
+        owner: r.dealer.address,
+      }),
+    );
+    setup.push(
+      prepareTx(r.lender, 'member', 'onboardBorrower', OnboardBorrowerArgs, {
+        borrower: b.address,
+        identityCommitment: sha256(utf8(`id-${i}`)),
+      }),
+    );
+    setup.push(
+      prepareTx(r.bureau, 'credit', 'attest', AttestArgs, {
+        borrower: b.address,
+        score: 720,
+        band: 'B',
+        currency: 'CNY',
+        grossMonthlyIncome: 50_000_00n,
+        outsideMonthlyDebt: 2_000_00n,
+        issuedAtMs: GENESIS_TIME_MS,
+        expiresAtMs: GENESIS_TIME_MS + 365n * DAY_MS,
+      }),
+    );
+    setup.push(
+      prepareTx(b, 'credit', 'consent', ConsentArgs, {
+        lender: r.lender.address,
+        purpose: 'autoLoan',
+        expiresAtMs: GENESIS_TIME_MS + 365n * DAY_MS,
+      }),
+    );
   });
   progress(`${backend.name}: setup, ${setup.length} txs`);
   await chain.blocks(setup);
@@ -423,20 +498,32 @@ async function run(backend: Backend, n: number, months: number): Promise<Result>
   // Each block's txs are prepared just before it, off the clock (the mempool's work: decoding, hashing), so a block
   // runs on recently arrived txs as in a node; each timed phase's own garbage is collected on the clock.
   // Every loan has the same terms, so the same level installment (checked against the funded loan below).
-  const installment = firstInstallmentAmount({ principal: PRICE - DOWN_PAYMENT, aprBps: BAND_B_APR_BPS, termMonths: TERM_MONTHS, method: 'levelPayment' });
+  const installment = firstInstallmentAmount({
+    principal: PRICE - DOWN_PAYMENT,
+    aprBps: BAND_B_APR_BPS,
+    termMonths: TERM_MONTHS,
+    method: 'levelPayment',
+  });
 
   progress(`${backend.name}: ${n} applications with funding`);
   // Each borrower applies and the lender funds, in the same block.
   const originateTime = await chain.timedBlocks(2 * n, (i) => {
     const k = Math.floor(i / 2);
     return i % 2 === 0
-      ? prepareTx(r.borrowers[k]!, 'loan', 'apply', ApplyArgs, { productId: 1n, vin: makeVin(k + 1), price: PRICE, downPayment: DOWN_PAYMENT, termMonths: TERM_MONTHS })
+      ? prepareTx(r.borrowers[k]!, 'loan', 'apply', ApplyArgs, {
+          productId: 1n,
+          vin: makeVin(k + 1),
+          price: PRICE,
+          downPayment: DOWN_PAYMENT,
+          termMonths: TERM_MONTHS,
+        })
       : prepareTx(r.lender, 'loan', 'fund', FundArgs, { applicationId: BigInt(k + 1) });
   });
   chain.tally();
   const funded = loadLoan(backend.reader(), 1n)?.installment;
   if (funded === undefined) throw new Error(`no loan funded: ${JSON.stringify([...chain.failures])}`);
-  if (funded !== installment) throw new Error(`loan 1's installment is ${funded}, the prepared repayments pay ${installment}`);
+  if (funded !== installment)
+    throw new Error(`loan 1's installment is ${funded}, the prepared repayments pay ${installment}`);
 
   // Each month: the due date arrives (begin-block processes every loan falling due), then every borrower pays.
   let dueTime: Elapsed = { wallSec: 0, cpuSec: 0, mainCpuSec: 0 };
@@ -449,19 +536,25 @@ async function run(backend: Backend, n: number, months: number): Promise<Result>
   const schedule = loadSchedule(backend.reader(), 1n);
   for (let m = 1; m <= months; m++) {
     progress(`${backend.name}: month ${m} of ${months}, due dates`);
-    let t = mark();
+    const t = mark();
     await chain.advanceTo(BigInt(schedule[m - 1]!.dueDay) * DAY_MS + 3_600_000n, n);
     dueTime = add(dueTime, since(t));
     chain.tally();
     progress(`${backend.name}: month ${m} of ${months}, ${n} repayments`);
     const month = await profiled(backend.name.startsWith('memory') && m === months, () =>
-      chain.timedBlocks(n, (i) => prepareTx(r.borrowers[i]!, 'loan', 'repay', RepayArgs, { loanId: BigInt(i + 1), amount: installment })));
+      chain.timedBlocks(n, (i) =>
+        prepareTx(r.borrowers[i]!, 'loan', 'repay', RepayArgs, { loanId: BigInt(i + 1), amount: installment }),
+      ),
+    );
     repayTime = add(repayTime, month);
     if (m === 1) firstMonth = rate(n, month);
     else laterTime = add(laterTime, month);
     const perTxUs = (sec: number): string => ((sec * 1e6) / n).toFixed(1);
     perMonth.push({
-      month: m, ...rate(n, month), mainThreadUs: Number(perTxUs(month.mainCpuSec)), helperThreadsUs: Number(perTxUs(month.cpuSec - month.mainCpuSec)),
+      month: m,
+      ...rate(n, month),
+      mainThreadUs: Number(perTxUs(month.mainCpuSec)),
+      helperThreadsUs: Number(perTxUs(month.cpuSec - month.mainCpuSec)),
     });
     progress(
       `${backend.name}: month ${m}: ${rate(n, month).perCpuSec} repayments per CPU-second (${rate(n, month).perWallSec} per wall-second); ` +
@@ -472,7 +565,8 @@ async function run(backend: Backend, n: number, months: number): Promise<Result>
   }
   if (chain.failures.size > 0) throw new Error(`failed txs: ${JSON.stringify([...chain.failures])}`);
   const loan = loadLoan(backend.reader(), 1n)!;
-  if (loan.firstUnpaid !== months || loan.status !== 'current') throw new Error(`loan 1 not as expected: paid ${loan.firstUnpaid}, ${loan.status}`);
+  if (loan.firstUnpaid !== months || loan.status !== 'current')
+    throw new Error(`loan 1 not as expected: paid ${loan.firstUnpaid}, ${loan.status}`);
   const avg = (k: string): string => {
     const [gas, count] = chain.gas.get(k) ?? [0n, 0];
     return count === 0 ? '0' : String(gas / BigInt(count));
@@ -487,7 +581,8 @@ async function run(backend: Backend, n: number, months: number): Promise<Result>
     repaymentsLaterMonths: months > 1 ? rate(repayments - n, laterTime) : { perWallSec: 0, perCpuSec: 0 },
     laterMonthsCpuUsPerRepayment: {
       mainThread: months > 1 ? Math.round((laterTime.mainCpuSec * 1e7) / (repayments - n)) / 10 : 0,
-      helperThreads: months > 1 ? Math.round(((laterTime.cpuSec - laterTime.mainCpuSec) * 1e7) / (repayments - n)) / 10 : 0,
+      helperThreads:
+        months > 1 ? Math.round(((laterTime.cpuSec - laterTime.mainCpuSec) * 1e7) / (repayments - n)) / 10 : 0,
     },
     repaymentCount: repayments,
     repaymentsPerMonth: perMonth,
@@ -518,35 +613,53 @@ async function main(): Promise<void> {
   results.push(await run(mem, LOANS, MONTHS));
   await mem.close();
   const dir = mkdtempSync(join(tmpdir(), 'autochain-vm-bench-'));
-  if (LEVEL_LOANS > 0) try {
-    const lvl = await levelBackend(dir);
-    results.push(await run(lvl, LEVEL_LOANS, LEVEL_MONTHS));
-    await lvl.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  if (LEVEL_LOANS > 0)
+    try {
+      const lvl = await levelBackend(dir);
+      results.push(await run(lvl, LEVEL_LOANS, LEVEL_MONTHS));
+      await lvl.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   const after = calibrate();
   printTable('Machine load (msgpackr round trips/s now vs 309k/s idle in DESIGN.md; load average)', [
     { when: 'before', 'round trips /s': before.roundTripsPerSec, load: before.load.join(' ') },
     { when: 'after', 'round trips /s': after.roundTripsPerSec, load: after.load.join(' ') },
   ]);
-  printTable('VM loan benchmark, one core (per CPU-second; per wall-second in brackets; signatures verified by the mempool, not here)', results.map((x) => ({
-    state: x.backend, loans: x.loans,
-    'apply+fund /s': `${x.applicationsWithFunding.perCpuSec} (${x.applicationsWithFunding.perWallSec})`,
-    'due processing /s': `${x.dueProcessing.perCpuSec} (${x.dueProcessing.perWallSec})`,
-    'repayments /s': `${x.repayments.perCpuSec} (${x.repayments.perWallSec})`,
-    'first month': `${x.repaymentsFirstMonth.perCpuSec} (${x.repaymentsFirstMonth.perWallSec})`,
-    'months 2+': `${x.repaymentsLaterMonths.perCpuSec} (${x.repaymentsLaterMonths.perWallSec})`,
-    'µs/repayment 2+: main, helpers': `${x.laterMonthsCpuUsPerRepayment.mainThread}, ${x.laterMonthsCpuUsPerRepayment.helperThreads}`,
-    repayments: x.repaymentCount,
-  })));
-  printTable(`Repayments per month, ${results[0]!.backend} (per CPU-second; CPU µs per repayment on the main thread and V8's helper threads)`,
+  printTable(
+    'VM loan benchmark, one core (per CPU-second; per wall-second in brackets; signatures verified by the mempool, not here)',
+    results.map((x) => ({
+      state: x.backend,
+      loans: x.loans,
+      'apply+fund /s': `${x.applicationsWithFunding.perCpuSec} (${x.applicationsWithFunding.perWallSec})`,
+      'due processing /s': `${x.dueProcessing.perCpuSec} (${x.dueProcessing.perWallSec})`,
+      'repayments /s': `${x.repayments.perCpuSec} (${x.repayments.perWallSec})`,
+      'first month': `${x.repaymentsFirstMonth.perCpuSec} (${x.repaymentsFirstMonth.perWallSec})`,
+      'months 2+': `${x.repaymentsLaterMonths.perCpuSec} (${x.repaymentsLaterMonths.perWallSec})`,
+      'µs/repayment 2+: main, helpers': `${x.laterMonthsCpuUsPerRepayment.mainThread}, ${x.laterMonthsCpuUsPerRepayment.helperThreads}`,
+      repayments: x.repaymentCount,
+    })),
+  );
+  printTable(
+    `Repayments per month, ${results[0]!.backend} (per CPU-second; CPU µs per repayment on the main thread and V8's helper threads)`,
     results[0]!.repaymentsPerMonth.map((x) => ({
-      month: x.month, 'per CPU-second': x.perCpuSec, 'per wall-second': x.perWallSec, 'main µs': x.mainThreadUs, 'helpers µs': x.helperThreadsUs,
-    })));
+      month: x.month,
+      'per CPU-second': x.perCpuSec,
+      'per wall-second': x.perWallSec,
+      'main µs': x.mainThreadUs,
+      'helpers µs': x.helperThreadsUs,
+    })),
+  );
   const path = saveResults('vm', {
-    note: 'Block execution per core: begin-block, VM execute (signatureVerified: true), end-block, commit. Target: >= 50,000 repayments/s in memory. repayments: all months; repaymentsFirstMonth: month 1 (each borrower\'s first payment creates their credit history); repaymentsLaterMonths: months 2..N; laterMonthsCpuUsPerRepayment: their CPU per repayment on the main thread (VM, GC pauses) and on V8 helper threads (concurrent marking, parallel scavenging); repaymentsPerMonth: each month alone.',
-    params: { loans: LOANS, months: MONTHS, levelLoans: LEVEL_LOANS, levelMonths: LEVEL_MONTHS, blockTxs: BLOCK_TXS, v8Flags },
+    note: "Block execution per core: begin-block, VM execute (signatureVerified: true), end-block, commit. Target: >= 50,000 repayments/s in memory. repayments: all months; repaymentsFirstMonth: month 1 (each borrower's first payment creates their credit history); repaymentsLaterMonths: months 2..N; laterMonthsCpuUsPerRepayment: their CPU per repayment on the main thread (VM, GC pauses) and on V8 helper threads (concurrent marking, parallel scavenging); repaymentsPerMonth: each month alone.",
+    params: {
+      loans: LOANS,
+      months: MONTHS,
+      levelLoans: LEVEL_LOANS,
+      levelMonths: LEVEL_MONTHS,
+      blockTxs: BLOCK_TXS,
+      v8Flags,
+    },
     calibration: { before, after },
     results,
   });

@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // Launcher of the `autochain` command: refuses a Node too old to run it, then starts the compiled CLI (dist/bin/cli.js).
 // Plain JavaScript that every Node can parse, so an old Node gets a sentence instead of a syntax error.
-import { existsSync } from 'fs';
-import { fileURLToPath } from 'url';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 const major = Number(process.versions.node.split('.')[0]);
 if (!(major >= 22)) {
   process.stderr.write(
-    'autochain needs Node 22 or newer (this is ' + process.version + '): run it with `npx autochain` or `npm start`, ' +
+    'autochain needs Node 22 or newer (this is ' +
+      process.version +
+      '): run it with `npx autochain` or `npm start`, ' +
       'which use the pinned Node 24, or install Node 22+.\n',
   );
   process.exit(1);

@@ -17,16 +17,31 @@ export function buildProgram(): Command {
     .option('--rpc <url>', `node RPC URL (or AUTOCHAIN_RPC)`, process.env.AUTOCHAIN_RPC ?? DEFAULT_RPC_URL)
     .option('--key <file>', 'key file that signs txs (or AUTOCHAIN_KEY)')
     .option('--json', 'print results as JSON, for scripts')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   $ autochain devnet                      start a local chain with demo members (keys in ~/.autochain/devnet/keys)
   $ autochain status
   $ autochain loan show 1 --json
-`);
+`,
+    );
   for (const c of [
-    initCommand(), startCommand(), devnetCommand(), keysCommand(), statusCommand(), accountCommand(), txCommand(),
-    memberCommand(), vehicleCommand(), creditCommand(), productCommand(), loanCommand(), stakingCommand(),
-  ]) program.addCommand(c);
+    initCommand(),
+    startCommand(),
+    devnetCommand(),
+    keysCommand(),
+    statusCommand(),
+    accountCommand(),
+    txCommand(),
+    memberCommand(),
+    vehicleCommand(),
+    creditCommand(),
+    productCommand(),
+    loanCommand(),
+    stakingCommand(),
+  ])
+    program.addCommand(c);
   applyToAll(program, (c) => {
     c.exitOverride();
     c.configureOutput({
@@ -52,7 +67,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     await program.parseAsync([...argv]);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
-    if (e instanceof CommanderError && (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help')) return 0;
+    if (
+      e instanceof CommanderError &&
+      (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help')
+    )
+      return 0;
     if (e instanceof CommanderError && e.exitCode === 0) return 0;
     return reportError(e, json);
   }

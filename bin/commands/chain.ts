@@ -4,9 +4,7 @@ import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { addressHex, generateKeyPair, keyPairFromSeed, loadKeyFile, saveKeyFile } from '../../src/core/keys.js';
 import { fromHex, isHex } from '../../src/core/bytes.js';
-import {
-  UsageError, addressArg, amountArg, clientFor, output, showAmount, txLine, example,
-} from '../lib/common.js';
+import { UsageError, addressArg, amountArg, clientFor, output, showAmount, txLine, example } from '../lib/common.js';
 
 export function statusCommand(): Command {
   return example(
@@ -54,18 +52,29 @@ function addressHexOf(who: string): string {
 }
 
 export function keysCommand(): Command {
-  const keys = example(new Command('keys').description('create, show and import ed25519 key files'), 'autochain keys new ./alice.json', 'autochain keys show ./alice.json');
+  const keys = example(
+    new Command('keys').description('create, show and import ed25519 key files'),
+    'autochain keys new ./alice.json',
+    'autochain keys show ./alice.json',
+  );
   keys.addCommand(
     example(
-      new Command('new').description('create a new key file (mode 0600)').argument('<file>', 'where to write it')
+      new Command('new')
+        .description('create a new key file (mode 0600)')
+        .argument('<file>', 'where to write it')
         .option('--force', 'overwrite an existing file'),
       'autochain keys new ./alice.json',
     ).action((file: string, opts: { force?: boolean }, cmd: Command) => {
       const path = resolve(file);
-      if (existsSync(path) && !opts.force) throw new UsageError(`${path} already exists (pass --force to overwrite it)`);
+      if (existsSync(path) && !opts.force)
+        throw new UsageError(`${path} already exists (pass --force to overwrite it)`);
       const kp = generateKeyPair();
       saveKeyFile(path, kp, { overwrite: opts.force === true });
-      const info = { file: path, address: addressHex(kp.publicKey), publicKey: Buffer.from(kp.publicKey).toString('hex') };
+      const info = {
+        file: path,
+        address: addressHex(kp.publicKey),
+        publicKey: Buffer.from(kp.publicKey).toString('hex'),
+      };
       output(cmd, info, [`created ${path}`, `address     ${info.address}`, `public key  ${info.publicKey}`]);
     }),
   );
@@ -75,27 +84,38 @@ export function keysCommand(): Command {
       'autochain keys show ./alice.json',
     ).action((file: string, _opts: unknown, cmd: Command) => {
       const kp = loadKeyFile(file);
-      const info = { file: resolve(file), address: addressHex(kp.publicKey), publicKey: Buffer.from(kp.publicKey).toString('hex') };
+      const info = {
+        file: resolve(file),
+        address: addressHex(kp.publicKey),
+        publicKey: Buffer.from(kp.publicKey).toString('hex'),
+      };
       output(cmd, info, [`file        ${info.file}`, `address     ${info.address}`, `public key  ${info.publicKey}`]);
     }),
   );
   keys.addCommand(
     example(
-      new Command('import').description('write a key file from an existing 32-byte ed25519 seed')
+      new Command('import')
+        .description('write a key file from an existing 32-byte ed25519 seed')
         .argument('<file>', 'where to write it')
         .option('--seed <hex>', 'the 32-byte seed as 64 hex digits (visible to other users in the process list)')
         .option('--seed-file <file>', 'read the seed (64 hex digits) from a file instead')
         .option('--force', 'overwrite an existing file'),
       'autochain keys import ./bank.json --seed-file ./bank-seed.hex',
     ).action((file: string, opts: { seed?: string; seedFile?: string; force?: boolean }, cmd: Command) => {
-      if ((opts.seed === undefined) === (opts.seedFile === undefined)) throw new UsageError('pass either --seed <hex> or --seed-file <file>');
+      if ((opts.seed === undefined) === (opts.seedFile === undefined))
+        throw new UsageError('pass either --seed <hex> or --seed-file <file>');
       const seed = (opts.seed ?? readFileSync(opts.seedFile ?? '', 'utf8')).trim();
       if (!isHex(seed, 32)) throw new UsageError('the seed must be 64 hex digits (a 32-byte ed25519 seed)');
       const path = resolve(file);
-      if (existsSync(path) && !opts.force) throw new UsageError(`${path} already exists (pass --force to overwrite it)`);
+      if (existsSync(path) && !opts.force)
+        throw new UsageError(`${path} already exists (pass --force to overwrite it)`);
       const kp = keyPairFromSeed(fromHex(seed));
       saveKeyFile(path, kp, { overwrite: opts.force === true });
-      const info = { file: path, address: addressHex(kp.publicKey), publicKey: Buffer.from(kp.publicKey).toString('hex') };
+      const info = {
+        file: path,
+        address: addressHex(kp.publicKey),
+        publicKey: Buffer.from(kp.publicKey).toString('hex'),
+      };
       output(cmd, info, [`imported ${path}`, `address     ${info.address}`, `public key  ${info.publicKey}`]);
     }),
   );
@@ -103,10 +123,14 @@ export function keysCommand(): Command {
 }
 
 export function txCommand(): Command {
-  const tx = example(new Command('tx').description('sign and send plain transactions'), 'autochain tx transfer --key keys/bank.json --to keys/borrower.json --amount 1500.00');
+  const tx = example(
+    new Command('tx').description('sign and send plain transactions'),
+    'autochain tx transfer --key keys/bank.json --to keys/borrower.json --amount 1500.00',
+  );
   tx.addCommand(
     example(
-      new Command('transfer').description('transfer an asset to another account')
+      new Command('transfer')
+        .description('transfer an asset to another account')
         .requiredOption('--to <address>', 'recipient: an address (40 hex) or a key file')
         .requiredOption('--amount <amount>', 'in major units, e.g. 1500.00')
         .option('--asset <code>', 'asset code', 'CNY')
@@ -118,8 +142,14 @@ export function txCommand(): Command {
       const amount = await amountArg(client, opts.asset, opts.amount, '--amount');
       const r = await client.tx('asset', 'transfer', { asset: opts.asset, to, amount, memo: opts.memo });
       const shown = await showAmount(client, opts.asset, amount);
-      output(cmd, { hash: r.hash, height: r.committed.height, receipt: r.receipt, amount: amount.toString(), asset: opts.asset },
-        [`transferred ${shown} to ${Buffer.from(to).toString('hex')}`, txLine(r.hash, r.committed.height, r.receipt.gasUsed)]);
+      output(
+        cmd,
+        { hash: r.hash, height: r.committed.height, receipt: r.receipt, amount: amount.toString(), asset: opts.asset },
+        [
+          `transferred ${shown} to ${Buffer.from(to).toString('hex')}`,
+          txLine(r.hash, r.committed.height, r.receipt.gasUsed),
+        ],
+      );
     }),
   );
   return tx;

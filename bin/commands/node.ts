@@ -10,7 +10,14 @@ import { utf8 } from '../../src/core/bytes.js';
 import { addressOf, loadKeyFile } from '../../src/core/keys.js';
 import { UsageError, example, globals, parseIntArg } from '../lib/common.js';
 import {
-  DEVNET_CHAIN_ID, createDevnet, initHome, isInitialised, keyFileOf, loadDevnetInfo, saveDevnetInfo, type DevnetInfo,
+  DEVNET_CHAIN_ID,
+  createDevnet,
+  initHome,
+  isInitialised,
+  keyFileOf,
+  loadDevnetInfo,
+  saveDevnetInfo,
+  type DevnetInfo,
 } from '../lib/home.js';
 
 const DEFAULT_HOME = join(homedir(), '.autochain', 'node');
@@ -23,7 +30,8 @@ function say(cmd: Command, line: string): void {
 
 export function initCommand(): Command {
   return example(
-    new Command('init').description('create a node home folder: node key, validator key, config.json, genesis.json')
+    new Command('init')
+      .description('create a node home folder: node key, validator key, config.json, genesis.json')
       .option('--home <dir>', 'the home folder', DEFAULT_HOME)
       .option('--chain-id <id>', 'chain id (lowercase letters, digits, dashes)', 'autochain-local')
       .option('--member-id <id>', "your organisation's member id", 'operator')
@@ -31,26 +39,36 @@ export function initCommand(): Command {
       .option('--stake <amount>', 'genesis stake of this validator (STAKE units)', '1000000')
       .option('--port <port>', 'RPC port', '26657'),
     'autochain init --home ./node1 --chain-id my-consortium',
-  ).action((o: { home: string; chainId: string; memberId: string; memberName: string; stake: string; port: string }, cmd: Command) => {
-    const home = resolve(o.home);
-    const r = initHome(home, {
-      chainId: o.chainId, memberId: o.memberId, memberName: o.memberName, stake: BigInt(parseIntArg(o.stake, '--stake', 1, Number.MAX_SAFE_INTEGER)),
-      config: { rpc: { port: parseIntArg(o.port, '--port', 0, 65535) } },
-    });
-    if (globals(cmd).json) {
-      process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-      return;
-    }
-    process.stdout.write([
-      `initialised ${home} for chain ${r.chainId}`,
-      `  validator      ${r.validatorAddress}`,
-      `  config         ${r.files.config}`,
-      `  genesis        ${r.files.genesis}`,
-      `  validator key  ${r.files.validatorKey}`,
-      `  node key       ${r.files.nodeKey}`,
-      `edit genesis.json (members, validators, balances) before the first start, then: autochain start --home ${home}`,
-    ].join('\n') + '\n');
-  });
+  ).action(
+    (
+      o: { home: string; chainId: string; memberId: string; memberName: string; stake: string; port: string },
+      cmd: Command,
+    ) => {
+      const home = resolve(o.home);
+      const r = initHome(home, {
+        chainId: o.chainId,
+        memberId: o.memberId,
+        memberName: o.memberName,
+        stake: BigInt(parseIntArg(o.stake, '--stake', 1, Number.MAX_SAFE_INTEGER)),
+        config: { rpc: { port: parseIntArg(o.port, '--port', 0, 65535) } },
+      });
+      if (globals(cmd).json) {
+        process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+        return;
+      }
+      process.stdout.write(
+        [
+          `initialised ${home} for chain ${r.chainId}`,
+          `  validator      ${r.validatorAddress}`,
+          `  config         ${r.files.config}`,
+          `  genesis        ${r.files.genesis}`,
+          `  validator key  ${r.files.validatorKey}`,
+          `  node key       ${r.files.nodeKey}`,
+          `edit genesis.json (members, validators, balances) before the first start, then: autochain start --home ${home}`,
+        ].join('\n') + '\n',
+      );
+    },
+  );
 }
 
 /** Runs a node until SIGINT or SIGTERM, then stops it gracefully. */
@@ -82,12 +100,17 @@ function explainStartFailure(e: unknown, node: Node): unknown {
   const err = e as { code?: string; message?: string; cause?: { code?: string; message?: string } };
   const port = node.opts.config.rpc.port;
   if (err.code === 'EADDRINUSE') {
-    return new UsageError(`port ${port} is already in use (is another node running?); stop it or pass --port <port> (0 picks a free one)`);
+    return new UsageError(
+      `port ${port} is already in use (is another node running?); stop it or pass --port <port> (0 picks a free one)`,
+    );
   }
   if (err.code === 'LEVEL_DATABASE_NOT_OPEN' || /Database failed to open/.test(err.message ?? '')) {
     const why = `${err.cause?.code ?? ''} ${err.cause?.message ?? ''}`;
-    if (/LOCK/i.test(why)) return new UsageError(`${node.dataDir} is in use by another running node; stop that one first`);
-    return new UsageError(`cannot open the database in ${node.dataDir}: ${err.cause?.message ?? err.message ?? 'unknown reason'}`);
+    if (/LOCK/i.test(why))
+      return new UsageError(`${node.dataDir} is in use by another running node; stop that one first`);
+    return new UsageError(
+      `cannot open the database in ${node.dataDir}: ${err.cause?.message ?? err.message ?? 'unknown reason'}`,
+    );
   }
   return e;
 }
@@ -99,13 +122,15 @@ function nodeLogger(home: string, level: string, toFile: boolean): Logger {
 
 export function startCommand(): Command {
   return example(
-    new Command('start').description('start the node of a home folder (Ctrl-C stops it gracefully)')
+    new Command('start')
+      .description('start the node of a home folder (Ctrl-C stops it gracefully)')
       .option('--home <dir>', 'the home folder', DEFAULT_HOME)
       .option('--port <port>', 'RPC port (overrides config.json; 0 picks a free port)'),
     'autochain start --home ./node1',
-  ).action(async (o: { home: string; port?: string }, cmd: Command) => {
+  ).action(async (o: { home: string; port?: string }, _cmd: Command) => {
     const home = resolve(o.home);
-    if (!isInitialised(home)) throw new UsageError(`${home} holds no node: run \`autochain init --home ${o.home}\` first`);
+    if (!isInitialised(home))
+      throw new UsageError(`${home} holds no node: run \`autochain init --home ${o.home}\` first`);
     const opts = loadNodeOptions(home);
     if (o.port !== undefined) opts.config.rpc.port = parseIntArg(o.port, '--port', 0, 65535);
     const node = new Node(opts, { logger: nodeLogger(home, opts.config.log.level, false) });
@@ -117,7 +142,8 @@ export function startCommand(): Command {
 
 export function devnetCommand(): Command {
   return example(
-    new Command('devnet').description('start a ready local chain with demo members and funded keys (re-running restarts it)')
+    new Command('devnet')
+      .description('start a ready local chain with demo members and funded keys (re-running restarts it)')
       .option('--home <dir>', 'the devnet home folder', DEFAULT_DEVNET_HOME)
       .option('--port <port>', 'RPC port (0 picks a free port)'),
     'autochain devnet',
@@ -167,22 +193,26 @@ async function onboardBorrower(home: string, rpcUrl: string): Promise<void> {
 function printReady(cmd: Command, home: string, rpcUrl: string, info: DevnetInfo): void {
   const wsUrl = `${rpcUrl.replace(/^http/, 'ws')}/ws`;
   if (globals(cmd).json) {
-    process.stdout.write(`${JSON.stringify({ chainId: info.chainId, rpc: rpcUrl, ws: wsUrl, home, keys: info.keys })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ chainId: info.chainId, rpc: rpcUrl, ws: wsUrl, home, keys: info.keys })}\n`,
+    );
     return;
   }
   const width = Math.max(...info.keys.map((k) => k.name.length));
-  process.stdout.write([
-    '',
-    'autochain devnet is running',
-    `  chain  ${info.chainId}`,
-    `  rpc    ${rpcUrl}`,
-    `  ws     ${wsUrl}`,
-    `  home   ${home}`,
-    '  keys (funded demo members and a borrower):',
-    ...info.keys.map((k) => `    ${k.name.padEnd(width)}  ${k.file}  ${k.address}`),
-    '',
-    `try: npx autochain status --rpc ${rpcUrl}`,
-    'Ctrl-C stops the devnet; running `autochain devnet` again restarts it where it stopped.',
-    '',
-  ].join('\n'));
+  process.stdout.write(
+    [
+      '',
+      'autochain devnet is running',
+      `  chain  ${info.chainId}`,
+      `  rpc    ${rpcUrl}`,
+      `  ws     ${wsUrl}`,
+      `  home   ${home}`,
+      '  keys (funded demo members and a borrower):',
+      ...info.keys.map((k) => `    ${k.name.padEnd(width)}  ${k.file}  ${k.address}`),
+      '',
+      `try: npx autochain status --rpc ${rpcUrl}`,
+      'Ctrl-C stops the devnet; running `autochain devnet` again restarts it where it stopped.',
+      '',
+    ].join('\n'),
+  );
 }

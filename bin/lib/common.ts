@@ -1,6 +1,6 @@
 // What every CLI command shares: global options, the client, key files, amounts, output (human or --json) and the
 // one-line failure report with a non-zero exit code.
-import { Command, CommanderError } from 'commander';
+import { type Command, CommanderError } from 'commander';
 import { AutochainClient, DEFAULT_RPC_URL } from '../../src/client/client.js';
 import { AmountError, formatAmountGrouped, parseAmount } from '../../src/client/amount.js';
 import { ClientError, RpcError, TransportError, TxFailedError } from '../../src/client/errors.js';
@@ -27,11 +27,18 @@ export class UsageError extends AutochainError<'USAGE'> {
 
 export function globals(cmd: Command): GlobalOptions {
   const o = cmd.optsWithGlobals() as { rpc?: string; key?: string; json?: boolean };
-  return { rpc: o.rpc ?? process.env.AUTOCHAIN_RPC ?? DEFAULT_RPC_URL, key: o.key ?? process.env.AUTOCHAIN_KEY, json: o.json === true };
+  return {
+    rpc: o.rpc ?? process.env.AUTOCHAIN_RPC ?? DEFAULT_RPC_URL,
+    key: o.key ?? process.env.AUTOCHAIN_KEY,
+    json: o.json === true,
+  };
 }
 
 export function loadKey(path: string | undefined): KeyPair {
-  if (path === undefined) throw new UsageError('this command signs a tx: pass --key <file> (a key file from `autochain keys new` or the devnet)');
+  if (path === undefined)
+    throw new UsageError(
+      'this command signs a tx: pass --key <file> (a key file from `autochain keys new` or the devnet)',
+    );
   return loadKeyFile(path);
 }
 
@@ -79,7 +86,8 @@ export function parsePercentBps(value: string, what: string): number {
     if (bps > 1_000_000n) throw new UsageError(`${what} is too large: ${value}`);
     return Number(bps);
   } catch (e) {
-    if (e instanceof AmountError) throw new UsageError(`${what}: ${e.message.replace('for this asset', '(at most 2 decimals)')}`);
+    if (e instanceof AmountError)
+      throw new UsageError(`${what}: ${e.message.replace('for this asset', '(at most 2 decimals)')}`);
     throw e;
   }
 }
@@ -160,18 +168,28 @@ export function reportError(e: unknown, json: boolean): number {
 function describeError(e: unknown): { code: string | number; message: string; exit: number } {
   if (e instanceof TxFailedError) return { code: e.code, message: `tx ${e.hash} failed: ${e.message}`, exit: 1 };
   if (e instanceof RpcError) {
-    const reason = typeof e.data === 'object' && e.data !== null && 'reason' in e.data ? ` (${String((e.data as { reason: unknown }).reason)})` : '';
+    const reason =
+      typeof e.data === 'object' && e.data !== null && 'reason' in e.data
+        ? ` (${String((e.data as { reason: unknown }).reason)})`
+        : '';
     return { code: e.code, message: `${e.message}${reason}`, exit: 1 };
   }
   if (e instanceof TransportError) return { code: e.code, message: e.message, exit: 3 };
   if (e instanceof UsageError || e instanceof AmountError) return { code: e.code, message: e.message, exit: 2 };
-  if (e instanceof ClientError || e instanceof CodecError || e instanceof CryptoError) return { code: e.code, message: e.message, exit: 2 };
+  if (e instanceof ClientError || e instanceof CodecError || e instanceof CryptoError)
+    return { code: e.code, message: e.message, exit: 2 };
   if (e instanceof AutochainError) return { code: e.code, message: e.message, exit: 1 };
-  if (e instanceof CommanderError) return { code: e.code, message: `${e.message.replace(/^error: /, '')} (see --help)`, exit: 2 };
+  if (e instanceof CommanderError)
+    return { code: e.code, message: `${e.message.replace(/^error: /, '')} (see --help)`, exit: 2 };
   const err = e as { code?: string; message?: string };
-  if (typeof err.code === 'string' && /^E[A-Z]+$/.test(err.code)) return { code: err.code, message: err.message ?? String(e), exit: 1 };
+  if (typeof err.code === 'string' && /^E[A-Z]+$/.test(err.code))
+    return { code: err.code, message: err.message ?? String(e), exit: 1 };
   // Not a user error: a bug. One line still, the stack with AUTOCHAIN_DEBUG=1.
-  return { code: 'INTERNAL', message: `internal error: ${err.message ?? String(e)} (run with AUTOCHAIN_DEBUG=1 for details)`, exit: 70 };
+  return {
+    code: 'INTERNAL',
+    message: `internal error: ${err.message ?? String(e)} (run with AUTOCHAIN_DEBUG=1 for details)`,
+    exit: 70,
+  };
 }
 
 /** Adds the "Example:" section every command's --help shows. */

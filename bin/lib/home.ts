@@ -48,17 +48,23 @@ export interface InitResult {
 
 /** A single-validator home folder: node key, validator key, config with defaults, genesis naming the validator. */
 export function initHome(home: string, opts: InitOptions): InitResult {
-  if (isInitialised(home)) throw new UsageError(`${home} already holds a node (config.json and genesis.json); pick another --home`);
+  if (isInitialised(home))
+    throw new UsageError(`${home} already holds a node (config.json and genesis.json); pick another --home`);
   mkdirSync(home, { recursive: true, mode: 0o700 });
   const validator = keyIn(join(home, VALIDATOR_KEY_FILE));
   keyIn(join(home, NODE_KEY_FILE));
   const doc: GenesisDoc = {
     chainId: opts.chainId,
     genesisTime: genesisTimeOf(Date.now()),
-    members: [{ id: opts.memberId, name: opts.memberName, roles: ['validator'], accounts: [toHex(validator.publicKey)] }],
+    members: [
+      { id: opts.memberId, name: opts.memberName, roles: ['validator'], accounts: [toHex(validator.publicKey)] },
+    ],
     validators: [{ publicKey: toHex(validator.publicKey), stake: opts.stake.toString(), memberId: opts.memberId }],
     balances: [],
-    assets: [{ code: 'STAKE', decimals: 0 }, { code: 'CNY', decimals: 2 }],
+    assets: [
+      { code: 'STAKE', decimals: 0 },
+      { code: 'CNY', decimals: 2 },
+    ],
   };
   saveGenesisFile(join(home, GENESIS_FILE), doc);
   saveConfigFile(join(home, CONFIG_FILE), opts.config ?? {});
@@ -67,8 +73,10 @@ export function initHome(home: string, opts: InitOptions): InitResult {
     chainId: opts.chainId,
     validatorAddress: addressHex(validator.publicKey),
     files: {
-      config: join(home, CONFIG_FILE), genesis: join(home, GENESIS_FILE),
-      validatorKey: join(home, VALIDATOR_KEY_FILE), nodeKey: join(home, NODE_KEY_FILE),
+      config: join(home, CONFIG_FILE),
+      genesis: join(home, GENESIS_FILE),
+      validatorKey: join(home, VALIDATOR_KEY_FILE),
+      nodeKey: join(home, NODE_KEY_FILE),
     },
   };
 }
@@ -123,19 +131,34 @@ export function createDevnet(home: string, opts: { port: number }): DevnetInfo {
     chainId: DEVNET_CHAIN_ID,
     genesisTime: genesisTimeOf(Date.now()),
     members: [
-      { id: 'operator', name: 'Devnet Validator Operator', roles: ['validator'], accounts: [toHex(validator.publicKey)] },
+      {
+        id: 'operator',
+        name: 'Devnet Validator Operator',
+        roles: ['validator'],
+        accounts: [toHex(validator.publicKey)],
+      },
       ...DEMO_MEMBERS.map((m) => ({ id: m.id, name: m.name, roles: m.roles, accounts: [pk(m.key)] })),
     ],
     validators: [{ publicKey: toHex(validator.publicKey), stake: '1000000', memberId: 'operator' }],
     balances: [
-      ...DEMO_MEMBERS.filter((m) => m.cny > 0n).map((m) => ({ asset: 'CNY', address: addr(m.key), amount: m.cny.toString() })),
+      ...DEMO_MEMBERS.filter((m) => m.cny > 0n).map((m) => ({
+        asset: 'CNY',
+        address: addr(m.key),
+        amount: m.cny.toString(),
+      })),
       { asset: 'CNY', address: addr('borrower'), amount: DEVNET_BORROWER_CNY.toString() },
     ],
-    assets: [{ code: 'STAKE', decimals: 0 }, { code: 'CNY', decimals: 2 }],
+    assets: [
+      { code: 'STAKE', decimals: 0 },
+      { code: 'CNY', decimals: 2 },
+    ],
   };
   saveGenesisFile(join(home, GENESIS_FILE), doc);
   // Short block interval: each CLI command waits for its tx's block, and a demo should feel instant.
-  saveConfigFile(join(home, CONFIG_FILE), { rpc: { port: opts.port }, block: { intervalMs: 200, emptyBlockIntervalMs: 5000 } });
+  saveConfigFile(join(home, CONFIG_FILE), {
+    rpc: { port: opts.port },
+    block: { intervalMs: 200, emptyBlockIntervalMs: 5000 },
+  });
   const info: DevnetInfo = {
     chainId: DEVNET_CHAIN_ID,
     keys: DEVNET_KEYS.map((name) => ({ name, file: keyFileOf(home, name), address: addr(name) })),

@@ -6,12 +6,35 @@ import { encodeTx, signTx, txHash, type Tx, type TxBody } from '../core/types.js
 import { toHex } from '../core/bytes.js';
 import { CodecError } from '../core/errors.js';
 import {
-  RPC_ERRORS, type AccountGetResult, type ChainGetBlockResult, type ChainGetCommitResult, type ChainStatusResult,
-  type CreditGetResult, type LoanGetResult, type LoanListByBorrowerResult, type LoanListDelinquentResult,
-  type MemberListResult, type PageParams, type ParamsOf, type ProductListParams, type ProductListResult, type ResultOf,
-  type RpcMethod, type StateGetProofResult, type StateGetResult, type SubscriptionFilter, type SubscriptionTopic,
-  type TxCommitted, type TxGetResult, type TxSubmitResult, type ValidatorListResult, type VehicleGetResult,
-  type BlockNotification, type TxNotification, type EventNotification, type JsonReceipt,
+  RPC_ERRORS,
+  type AccountGetResult,
+  type ChainGetBlockResult,
+  type ChainGetCommitResult,
+  type ChainStatusResult,
+  type CreditGetResult,
+  type LoanGetResult,
+  type LoanListByBorrowerResult,
+  type LoanListDelinquentResult,
+  type MemberListResult,
+  type PageParams,
+  type ParamsOf,
+  type ProductListParams,
+  type ProductListResult,
+  type ResultOf,
+  type RpcMethod,
+  type StateGetProofResult,
+  type StateGetResult,
+  type SubscriptionFilter,
+  type SubscriptionTopic,
+  type TxCommitted,
+  type TxGetResult,
+  type TxSubmitResult,
+  type ValidatorListResult,
+  type VehicleGetResult,
+  type BlockNotification,
+  type TxNotification,
+  type EventNotification,
+  type JsonReceipt,
 } from '../rpc/api.js';
 import { ClientError, RpcError, TransportError, TxFailedError } from './errors.js';
 import { HttpTransport, WsTransport, wsUrlOf, type Transport } from './transport.js';
@@ -105,7 +128,9 @@ export class AutochainClient<S extends OpSchemas = typeof OP_SCHEMAS> {
     this.url = opts.url ?? DEFAULT_RPC_URL;
     this.wsUrl = opts.wsUrl ?? wsUrlOf(this.url);
     this.timeoutMs = opts.timeoutMs ?? 30_000;
-    this.transport = opts.useWebSocket ? this.webSocket() : new HttpTransport({ url: this.url, timeoutMs: this.timeoutMs });
+    this.transport = opts.useWebSocket
+      ? this.webSocket()
+      : new HttpTransport({ url: this.url, timeoutMs: this.timeoutMs });
     this.schemas = opts.schemas ?? (OP_SCHEMAS as unknown as S);
     this.key = opts.key ?? null;
     this.chainId = opts.chainId ?? null;
@@ -122,7 +147,11 @@ export class AutochainClient<S extends OpSchemas = typeof OP_SCHEMAS> {
   // ------------------------------------------------------------ raw calls
 
   /** Calls any RPC method with its typed params; resolves with its typed result or rejects with RpcError / TransportError. */
-  async call<M extends RpcMethod>(method: M, params: ParamsOf<M>, opts: { timeoutMs?: number } = {}): Promise<ResultOf<M>> {
+  async call<M extends RpcMethod>(
+    method: M,
+    params: ParamsOf<M>,
+    opts: { timeoutMs?: number } = {},
+  ): Promise<ResultOf<M>> {
     const transport = method === 'subscribe' || method === 'unsubscribe' ? this.webSocket() : this.transport;
     return (await transport.request(method, params ?? {}, opts)) as ResultOf<M>;
   }
@@ -200,9 +229,21 @@ export class AutochainClient<S extends OpSchemas = typeof OP_SCHEMAS> {
 
   // ------------------------------------------------------------ subscriptions (WebSocket)
 
-  subscribe(topic: 'blocks', filter?: SubscriptionFilter, onMessage?: (m: BlockNotification) => void): Promise<Subscription<BlockNotification>>;
-  subscribe(topic: 'txs', filter?: SubscriptionFilter, onMessage?: (m: TxNotification) => void): Promise<Subscription<TxNotification>>;
-  subscribe(topic: 'events', filter?: SubscriptionFilter, onMessage?: (m: EventNotification) => void): Promise<Subscription<EventNotification>>;
+  subscribe(
+    topic: 'blocks',
+    filter?: SubscriptionFilter,
+    onMessage?: (m: BlockNotification) => void,
+  ): Promise<Subscription<BlockNotification>>;
+  subscribe(
+    topic: 'txs',
+    filter?: SubscriptionFilter,
+    onMessage?: (m: TxNotification) => void,
+  ): Promise<Subscription<TxNotification>>;
+  subscribe(
+    topic: 'events',
+    filter?: SubscriptionFilter,
+    onMessage?: (m: EventNotification) => void,
+  ): Promise<Subscription<EventNotification>>;
   /**
    * Subscribes over the WebSocket. Read notifications with `for await (const m of sub)` or pass `onMessage`;
    * `sub.close()` unsubscribes.
@@ -214,10 +255,15 @@ export class AutochainClient<S extends OpSchemas = typeof OP_SCHEMAS> {
   ): Promise<Subscription<T>> {
     const params = filter === undefined ? { topic } : { topic, filter };
     const id = await this.call('subscribe', params);
-    const sub = new Subscription<T>(id, topic, async () => {
-      this.subscriptions.delete(id);
-      if (this.ws !== null) await this.call('unsubscribe', { subscription: id }).catch(() => false);
-    }, onMessage);
+    const sub = new Subscription<T>(
+      id,
+      topic,
+      async () => {
+        this.subscriptions.delete(id);
+        if (this.ws !== null) await this.call('unsubscribe', { subscription: id }).catch(() => false);
+      },
+      onMessage,
+    );
     this.subscriptions.set(id, sub as Subscription<unknown>);
     for (const m of this.early.get(id) ?? []) sub.push(m);
     this.early.delete(id);
@@ -229,7 +275,8 @@ export class AutochainClient<S extends OpSchemas = typeof OP_SCHEMAS> {
       const ws = new WsTransport(this.wsUrl, { timeoutMs: this.timeoutMs });
       ws.onNotification = (id, result) => this.route(id, result);
       ws.onClose = (reason) => {
-        for (const sub of this.subscriptions.values()) sub.fail(new TransportError('CLOSED', `the WebSocket ${reason}`));
+        for (const sub of this.subscriptions.values())
+          sub.fail(new TransportError('CLOSED', `the WebSocket ${reason}`));
         this.subscriptions.clear();
         this.ws = null;
       };
@@ -287,12 +334,21 @@ export class AutochainClient<S extends OpSchemas = typeof OP_SCHEMAS> {
 
   /** Builds and signs a tx with an explicit nonce (no network call unless the chain id is unknown). */
   async signTx<M extends ModuleName<S>, O extends OpName<S, M>>(
-    module: M, op: O, args: OpArgs<S, M, O>, opts: { nonce: bigint; gasLimit?: bigint },
+    module: M,
+    op: O,
+    args: OpArgs<S, M, O>,
+    opts: { nonce: bigint; gasLimit?: bigint },
   ): Promise<SignedTx> {
     return this.signEncoded(module, op, this.encodeArgs(module, op, args), opts.nonce, opts.gasLimit ?? this.gasLimit);
   }
 
-  private async signEncoded(module: string, op: string, args: Uint8Array, nonce: bigint, gasLimit: bigint): Promise<SignedTx> {
+  private async signEncoded(
+    module: string,
+    op: string,
+    args: Uint8Array,
+    nonce: bigint,
+    gasLimit: bigint,
+  ): Promise<SignedTx> {
     const key = this.requireKey();
     const body: TxBody = { chainId: await this.getChainId(), sender: key.publicKey, nonce, gasLimit, module, op, args };
     const tx = signTx(body, key);
@@ -306,13 +362,22 @@ export class AutochainClient<S extends OpSchemas = typeof OP_SCHEMAS> {
    * repay schema.
    */
   async tx<M extends ModuleName<S>, O extends OpName<S, M>>(
-    module: M, op: O, args: OpArgs<S, M, O>, opts?: SendOptions & { wait?: true },
+    module: M,
+    op: O,
+    args: OpArgs<S, M, O>,
+    opts?: SendOptions & { wait?: true },
   ): Promise<CommittedTx>;
   async tx<M extends ModuleName<S>, O extends OpName<S, M>>(
-    module: M, op: O, args: OpArgs<S, M, O>, opts: SendOptions & { wait: false },
+    module: M,
+    op: O,
+    args: OpArgs<S, M, O>,
+    opts: SendOptions & { wait: false },
   ): Promise<SentTx>;
   async tx<M extends ModuleName<S>, O extends OpName<S, M>>(
-    module: M, op: O, args: OpArgs<S, M, O>, opts: SendOptions = {},
+    module: M,
+    op: O,
+    args: OpArgs<S, M, O>,
+    opts: SendOptions = {},
   ): Promise<SentTx> {
     const tracker = this.requireNonces();
     const encoded = this.encodeArgs(module, op, args); // bad args are refused before a nonce is taken
@@ -331,7 +396,10 @@ export class AutochainClient<S extends OpSchemas = typeof OP_SCHEMAS> {
     }
     const committed = result.committed ?? null;
     if (committed === null) {
-      if (wait) throw new ClientError('WAIT_TIMEOUT', `tx ${signed.hash} was accepted but not committed in time`, { hash: signed.hash });
+      if (wait)
+        throw new ClientError('WAIT_TIMEOUT', `tx ${signed.hash} was accepted but not committed in time`, {
+          hash: signed.hash,
+        });
       return { hash: signed.hash, nonce, committed: null };
     }
     if (committed.receipt.code !== 'OK' && (opts.throwOnFailure ?? true)) {
@@ -355,7 +423,11 @@ export class AutochainClient<S extends OpSchemas = typeof OP_SCHEMAS> {
         if (!(e instanceof RpcError && e.code === RPC_ERRORS.NOT_FOUND)) throw e;
       }
       if (Date.now() + intervalMs > deadline) {
-        throw new ClientError('WAIT_TIMEOUT', `tx ${hash} was not committed within ${opts.timeoutMs ?? DEFAULT_WAIT_MS} ms`, { hash });
+        throw new ClientError(
+          'WAIT_TIMEOUT',
+          `tx ${hash} was not committed within ${opts.timeoutMs ?? DEFAULT_WAIT_MS} ms`,
+          { hash },
+        );
       }
       await new Promise((r) => setTimeout(r, intervalMs));
     }

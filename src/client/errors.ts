@@ -31,7 +31,13 @@ export type TransportErrorCode = 'UNREACHABLE' | 'HTTP_STATUS' | 'BAD_RESPONSE' 
 /** The request did not get a JSON-RPC answer: node down, wrong URL, timeout, or a reply that is not JSON-RPC. */
 export class TransportError extends AutochainError<TransportErrorCode> {}
 
-export type ClientErrorCode = 'NO_SIGNER' | 'UNKNOWN_OP' | 'BAD_ARGS' | 'WAIT_TIMEOUT' | 'SUBSCRIPTION_OVERFLOW' | 'SUBSCRIPTION_ENDED';
+export type ClientErrorCode =
+  | 'NO_SIGNER'
+  | 'UNKNOWN_OP'
+  | 'BAD_ARGS'
+  | 'WAIT_TIMEOUT'
+  | 'SUBSCRIPTION_OVERFLOW'
+  | 'SUBSCRIPTION_ENDED';
 
 /** The client refused to do something before talking to the node (no key, unknown operation, arguments that do not fit). */
 export class ClientError extends AutochainError<ClientErrorCode> {}

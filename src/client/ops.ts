@@ -4,14 +4,25 @@
 import type { Schema } from '../core/codec.js';
 import { IssueArgs, RedeemArgs, TransferArgs } from '../vm/modules/asset.js';
 import {
-  AddAccountArgs, OnboardBorrowerArgs, ProposeAdmitArgs, ProposeRemoveArgs, RemoveAccountArgs, VoteArgs,
+  AddAccountArgs,
+  OnboardBorrowerArgs,
+  ProposeAdmitArgs,
+  ProposeRemoveArgs,
+  RemoveAccountArgs,
+  VoteArgs,
 } from '../vm/modules/member.js';
 import { AppraiseArgs, RegisterArgs, SetStatusArgs, TransferOwnershipArgs } from '../vm/modules/vehicle.js';
 import { AttestArgs, ConsentArgs, RevokeConsentArgs } from '../vm/modules/credit.js';
 import { BondArgs, UnbondArgs, UnjailArgs } from '../vm/modules/staking.js';
 import { CreateArgs, RetireArgs, UpdateArgs } from '../vm/modules/product.js';
 import {
-  AcceptAssignmentArgs, ApplyArgs, AssignArgs, FundArgs, RecordSaleArgs, RepayArgs, RepossessArgs,
+  AcceptAssignmentArgs,
+  ApplyArgs,
+  AssignArgs,
+  FundArgs,
+  RecordSaleArgs,
+  RepayArgs,
+  RepossessArgs,
 } from '../vm/modules/loan.js';
 
 export type OpSchemas = { readonly [module: string]: { readonly [op: string]: Schema<unknown> } };
@@ -26,7 +37,12 @@ export const OP_SCHEMAS = {
     removeAccount: RemoveAccountArgs,
     onboardBorrower: OnboardBorrowerArgs,
   },
-  vehicle: { register: RegisterArgs, appraise: AppraiseArgs, transferOwnership: TransferOwnershipArgs, setStatus: SetStatusArgs },
+  vehicle: {
+    register: RegisterArgs,
+    appraise: AppraiseArgs,
+    transferOwnership: TransferOwnershipArgs,
+    setStatus: SetStatusArgs,
+  },
   credit: { attest: AttestArgs, consent: ConsentArgs, revokeConsent: RevokeConsentArgs },
   staking: { bond: BondArgs, unbond: UnbondArgs, unjail: UnjailArgs },
   product: { create: CreateArgs, update: UpdateArgs, retire: RetireArgs },

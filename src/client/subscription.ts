@@ -33,7 +33,12 @@ export class Subscription<T> implements AsyncIterable<T> {
       return;
     }
     if (this.queue.length >= this.maxQueued) {
-      this.fail(new ClientError('SUBSCRIPTION_OVERFLOW', `subscription ${this.id} fell ${this.maxQueued} notifications behind; read faster or filter`));
+      this.fail(
+        new ClientError(
+          'SUBSCRIPTION_OVERFLOW',
+          `subscription ${this.id} fell ${this.maxQueued} notifications behind; read faster or filter`,
+        ),
+      );
       void this.unsubscribe();
       return;
     }

@@ -26,7 +26,8 @@ export function unwrapResponse(body: unknown, method: string): unknown {
     const message = typeof e.message === 'string' ? e.message : 'unknown error';
     throw new RpcError(code, message, e.data, method);
   }
-  if (!('result' in r)) throw new TransportError('BAD_RESPONSE', `the node's answer to ${method} has neither result nor error`);
+  if (!('result' in r))
+    throw new TransportError('BAD_RESPONSE', `the node's answer to ${method} has neither result nor error`);
   return r.result;
 }
 
@@ -79,7 +80,10 @@ export class HttpTransport implements Transport {
     try {
       body = JSON.parse(text);
     } catch {
-      if (!res.ok) throw new TransportError('HTTP_STATUS', `${this.url} answered HTTP ${res.status} to ${method}`, { status: res.status });
+      if (!res.ok)
+        throw new TransportError('HTTP_STATUS', `${this.url} answered HTTP ${res.status} to ${method}`, {
+          status: res.status,
+        });
       throw new TransportError('BAD_RESPONSE', `${this.url} answered ${method} with something that is not JSON`);
     }
     // A JSON-RPC error may come with a 4xx/5xx status; the error object says more than the status.
@@ -117,7 +121,10 @@ export class WsTransport implements Transport {
   onNotification: NotificationHandler = () => {};
   onClose: (reason: string) => void = () => {};
 
-  constructor(readonly url: string, opts: { timeoutMs?: number } = {}) {
+  constructor(
+    readonly url: string,
+    opts: { timeoutMs?: number } = {},
+  ) {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
   }
 
@@ -132,14 +139,20 @@ export class WsTransport implements Transport {
         reject(new TransportError('UNREACHABLE', `cannot open a WebSocket to ${this.url}; is the node running?`));
       };
       ws.addEventListener('error', onError, { once: true });
-      ws.addEventListener('open', () => {
-        ws.removeEventListener('error', onError);
-        this.socket = ws;
-        this.opening = null;
-        resolve(ws);
-      }, { once: true });
+      ws.addEventListener(
+        'open',
+        () => {
+          ws.removeEventListener('error', onError);
+          this.socket = ws;
+          this.opening = null;
+          resolve(ws);
+        },
+        { once: true },
+      );
       ws.addEventListener('message', (ev) => this.onMessage(ev.data));
-      ws.addEventListener('close', (ev) => this.onSocketClose(`closed (${ev.code}${ev.reason ? `: ${ev.reason}` : ''})`));
+      ws.addEventListener('close', (ev) =>
+        this.onSocketClose(`closed (${ev.code}${ev.reason ? `: ${ev.reason}` : ''})`),
+      );
     });
     return this.opening;
   }

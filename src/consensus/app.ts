@@ -2,7 +2,14 @@
 //
 // Consensus knows nothing about loans; the application knows nothing about rounds. The real node implements this
 // with the VM and the state store; the simulator with a small deterministic key-value app (test/sim/app.ts).
-import { txRootOf, evidenceRootOf, commitHashOf, type Block, type Commit, type DuplicateVoteEvidence } from '../core/types.js';
+import {
+  txRootOf,
+  evidenceRootOf,
+  commitHashOf,
+  type Block,
+  type Commit,
+  type DuplicateVoteEvidence,
+} from '../core/types.js';
 import type { ValidatorUpdate } from './validator-set.js';
 
 /** What consensus fixes in a block it asks the application to build. */
@@ -54,7 +61,11 @@ export interface Application {
    * promise (an asynchronous database write): the driver then performs nothing else until it resolves, and halts if
    * it rejects.
    */
-  finalizeBlock(block: Block, commit: Commit, misbehaviour: Misbehaviour[]): FinalizeBlockResult | Promise<FinalizeBlockResult>;
+  finalizeBlock(
+    block: Block,
+    commit: Commit,
+    misbehaviour: Misbehaviour[],
+  ): FinalizeBlockResult | Promise<FinalizeBlockResult>;
 }
 
 /** Assembles a block from the consensus fields of a request and the application's execution results. */

@@ -107,15 +107,19 @@ export class ChainState {
     if (s.height < 1n) bad('height must be >= 1');
     if ((s.height === 1n) !== (s.lastValidators === null)) bad('lastValidators must be null exactly at height 1');
     if ((s.height === 1n) !== (s.lastCommit === null)) bad('lastCommit must be null exactly at height 1');
-    if (s.lastCommit !== null && s.lastCommit.height !== s.height - 1n) bad('lastCommit is not for the last committed height');
+    if (s.lastCommit !== null && s.lastCommit.height !== s.height - 1n)
+      bad('lastCommit is not for the last committed height');
     if (s.lastBlockHash.length !== EMPTY_HASH.length) bad('lastBlockHash must be 32 bytes');
-    if (s.timesBase < 1n || s.timesBase + BigInt(s.times.length) !== s.height) bad('block times must cover timesBase .. height - 1');
+    if (s.timesBase < 1n || s.timesBase + BigInt(s.times.length) !== s.height)
+      bad('block times must cover timesBase .. height - 1');
     let prevFrom = 0n;
     for (const g of s.segments) {
-      if (g.fromHeight <= prevFrom || g.fromHeight >= s.height) bad('segments must start at increasing committed heights');
+      if (g.fromHeight <= prevFrom || g.fromHeight >= s.height)
+        bad('segments must start at increasing committed heights');
       prevFrom = g.fromHeight;
     }
-    if (s.height > 1n && (s.segments.length === 0 || s.segments[0]!.fromHeight > s.timesBase)) bad('segments must cover the block-time window');
+    if (s.height > 1n && (s.segments.length === 0 || s.segments[0]!.fromHeight > s.timesBase))
+      bad('segments must cover the block-time window');
     const chain = new ChainState({ chainId: s.chainId, genesisTimeMs: s.genesisTimeMs, validators: [] }, true);
     chain.height = s.height;
     chain.lastValidators = s.lastValidators === null ? null : restoreSet(s.lastValidators);
@@ -166,13 +170,17 @@ export class ChainState {
   /** Records block `height` as committed with `commit`; `updates` (from finalizeBlock) take effect at height + 2. */
   advance(block: Block, commit: Commit, updates: readonly ValidatorUpdate[], evidence: EvidenceParams): void {
     const h = block.header.height;
-    if (h !== this.height) throw new ConsensusError('INVALID_ARGUMENT', `advance with block ${h} at height ${this.height}`);
+    if (h !== this.height)
+      throw new ConsensusError('INVALID_ARGUMENT', `advance with block ${h} at height ${this.height}`);
     const last = this.segments[this.segments.length - 1];
     // A different set (by hash) starts a new segment; equal hashes share one (priorities do not matter for evidence).
-    if (last === undefined || !equalBytes(last.set.hash(), this.validators.hash())) this.segments.push({ fromHeight: h, set: this.validators });
+    if (last === undefined || !equalBytes(last.set.hash(), this.validators.hash()))
+      this.segments.push({ fromHeight: h, set: this.validators });
     this.pushTime(block.header.timeMs);
     for (const ev of block.evidence) this.committedEvidence.set(evidenceKey(ev), ev.voteA.body.height);
-    const next = (updates.length > 0 ? this.nextValidators.applyUpdates(updates) : this.nextValidators).incrementProposerPriority(1);
+    const next = (
+      updates.length > 0 ? this.nextValidators.applyUpdates(updates) : this.nextValidators
+    ).incrementProposerPriority(1);
     this.lastValidators = this.validators;
     this.validators = this.nextValidators;
     this.nextValidators = next;
@@ -221,7 +229,8 @@ export const MAX_SNAPSHOT_SEGMENTS = 4096;
 /** Most committed evidence keys a snapshot holds. */
 export const MAX_SNAPSHOT_EVIDENCE = 1 << 16;
 /** Largest encoded snapshot decode accepts: the bounds above at their worst, rounded up. */
-export const MAX_SNAPSHOT_BYTES = 8 * MAX_SNAPSHOT_HEIGHTS + (MAX_SNAPSHOT_SEGMENTS + 3) * MAX_VALIDATORS * 64 + MAX_SNAPSHOT_EVIDENCE * 40 + 64 * 1024;
+export const MAX_SNAPSHOT_BYTES =
+  8 * MAX_SNAPSHOT_HEIGHTS + (MAX_SNAPSHOT_SEGMENTS + 3) * MAX_VALIDATORS * 64 + MAX_SNAPSHOT_EVIDENCE * 40 + 64 * 1024;
 
 const SnapshotValidatorSchema = struct('SnapshotValidator', [
   ['publicKey', bytes({ exact: PUBLIC_KEY_BYTES })],
@@ -245,11 +254,29 @@ const ChainStateSnapshotSchema = struct('ChainStateSnapshot', [
   ['lastBlockHash', bytes({ exact: 32 })],
   ['lastBlockTimeMs', i64],
   ['lastCommit', optional(CommitSchema)],
-  ['segments', list(struct('SnapshotSegment', [['fromHeight', u64], ['set', SnapshotSetSchema]] as const), { max: MAX_SNAPSHOT_SEGMENTS })],
+  [
+    'segments',
+    list(
+      struct('SnapshotSegment', [
+        ['fromHeight', u64],
+        ['set', SnapshotSetSchema],
+      ] as const),
+      { max: MAX_SNAPSHOT_SEGMENTS },
+    ),
+  ],
   ['timesBase', u64],
   /** Block times of heights timesBase.. as i64 big-endian, 8 bytes each (compact: no per-item tag). */
   ['times', bytes({ max: 8 * MAX_SNAPSHOT_HEIGHTS })],
-  ['committedEvidence', list(struct('SnapshotEvidence', [['validator', bytes({ exact: 20 })], ['height', u64]] as const), { max: MAX_SNAPSHOT_EVIDENCE })],
+  [
+    'committedEvidence',
+    list(
+      struct('SnapshotEvidence', [
+        ['validator', bytes({ exact: 20 })],
+        ['height', u64],
+      ] as const),
+      { max: MAX_SNAPSHOT_EVIDENCE },
+    ),
+  ],
 ] as const);
 
 type SnapshotSet = Infer<typeof SnapshotSetSchema>;
@@ -266,7 +293,8 @@ export function encodeChainStateSnapshot(s: ChainStateSnapshot): Uint8Array {
 
 export function decodeChainStateSnapshot(b: Uint8Array): ChainStateSnapshot {
   const w = decode(ChainStateSnapshotSchema, b, MAX_SNAPSHOT_BYTES);
-  if (w.times.length % 8 !== 0) throw new ConsensusError('INVALID_ARGUMENT', 'chain-state snapshot: times is not a whole number of i64');
+  if (w.times.length % 8 !== 0)
+    throw new ConsensusError('INVALID_ARGUMENT', 'chain-state snapshot: times is not a whole number of i64');
   const view = new DataView(w.times.buffer, w.times.byteOffset, w.times.byteLength);
   const times: bigint[] = [];
   for (let i = 0; i < w.times.length; i += 8) times.push(view.getBigInt64(i));
@@ -277,7 +305,11 @@ function setSnapshot(set: ValidatorSet): SnapshotSet {
   // Every set ChainState keeps has been incremented at least once, so it has a proposer.
   if (set.proposerIndex < 0) throw new ConsensusError('INVALID_VALIDATOR_SET', 'snapshot of a set without a proposer');
   return {
-    validators: set.validators.map((v, i) => ({ publicKey: v.publicKey, power: v.power, priority: set.priorities[i]! })),
+    validators: set.validators.map((v, i) => ({
+      publicKey: v.publicKey,
+      power: v.power,
+      priority: set.priorities[i]!,
+    })),
     proposerIndex: set.proposerIndex,
   };
 }

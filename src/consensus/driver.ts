@@ -149,24 +149,38 @@ export class ConsensusDriver {
           break;
         case 'scheduleTimeout': {
           const { height, round, step } = e;
-          d.timers.schedule(e.durationMs, () => this.input({ type: 'timeout', height, round, step }), { height, round, step });
+          d.timers.schedule(e.durationMs, () => this.input({ type: 'timeout', height, round, step }), {
+            height,
+            round,
+            step,
+          });
           break;
         }
         case 'buildBlock':
-          this.queue.push({ type: 'blockBuilt', height: e.request.height, round: e.request.round, block: d.app.prepareProposal(e.request) });
+          this.queue.push({
+            type: 'blockBuilt',
+            height: e.request.height,
+            round: e.request.round,
+            block: d.app.prepareProposal(e.request),
+          });
           break;
         case 'validateBlock': {
           const r = d.app.processProposal(e.block);
-          this.queue.push(r.valid
-            ? { type: 'blockValidated', height: e.height, blockHash: e.blockHash, valid: true }
-            : { type: 'blockValidated', height: e.height, blockHash: e.blockHash, valid: false, reason: r.reason });
+          this.queue.push(
+            r.valid
+              ? { type: 'blockValidated', height: e.height, blockHash: e.blockHash, valid: true }
+              : { type: 'blockValidated', height: e.height, blockHash: e.blockHash, valid: false, reason: r.reason },
+          );
           break;
         }
         case 'decide': {
           const result = d.app.finalizeBlock(e.block, e.commit, e.misbehaviour);
           if (isPromiseLike(result)) {
             this.paused = true;
-            result.then((r) => this.resume(e, r, effects, i + 1), (err: unknown) => this.haltAsync(err));
+            result.then(
+              (r) => this.resume(e, r, effects, i + 1),
+              (err: unknown) => this.haltAsync(err),
+            );
             return;
           }
           this.finalized(e, result);
@@ -182,9 +196,13 @@ export class ConsensusDriver {
 
   private finalized(e: DecideEffect, result: FinalizeBlockResult): void {
     if (!equalBytes(result.stateRoot, e.block.header.stateRoot)) {
-      throw new ConsensusError('STATE_ROOT_MISMATCH', `block ${e.height}: executed state root ${toHex(result.stateRoot)} differs from the header's`, {
-        height: e.height.toString(),
-      });
+      throw new ConsensusError(
+        'STATE_ROOT_MISMATCH',
+        `block ${e.height}: executed state root ${toHex(result.stateRoot)} differs from the header's`,
+        {
+          height: e.height.toString(),
+        },
+      );
     }
     this.deps.onCommitted?.(e.block, e.commit, result);
     this.queue.push({ type: 'finalized', height: e.height, validatorUpdates: result.validatorUpdates });

@@ -8,15 +8,35 @@ import { encode } from '../core/codec.js';
 import { sign, signingBytes, addressOf, verify, type KeyPair } from '../core/keys.js';
 import { equalBytes, toHex, fromHex } from '../core/bytes.js';
 import {
-  VoteBodySchema, ProposalBodySchema, VOTE_PREVOTE, VOTE_PRECOMMIT, blockHash, txRootOf, evidenceRootOf, commitHashOf,
-  encodeBlock, decodeBlock,
-  type Block, type Commit, type DuplicateVoteEvidence, type Proposal, type Vote, type VoteBody, type ProposalBody,
+  VoteBodySchema,
+  ProposalBodySchema,
+  VOTE_PREVOTE,
+  VOTE_PRECOMMIT,
+  blockHash,
+  txRootOf,
+  evidenceRootOf,
+  commitHashOf,
+  encodeBlock,
+  decodeBlock,
+  type Block,
+  type Commit,
+  type DuplicateVoteEvidence,
+  type Proposal,
+  type Vote,
+  type VoteBody,
+  type ProposalBody,
 } from '../core/types.js';
 import type { ChainState } from './chain-state.js';
 import type { Misbehaviour, PrepareProposalRequest } from './app.js';
 import { checkEvidence, makeEvidence, EvidencePool, type EvidenceContext } from './evidence.js';
 import { checkParams, isTimely, proposalTimeMs, timeoutMs, type ConsensusParams, type TimeoutStep } from './params.js';
-import { authorizeSign, voteSignRequest, proposalSignRequest, type SignState, type SignRequest } from './signer-guard.js';
+import {
+  authorizeSign,
+  voteSignRequest,
+  proposalSignRequest,
+  type SignState,
+  type SignRequest,
+} from './signer-guard.js';
 import { verifyCommit, verifyCommitForHash, type VerifyFn } from './verify-commit.js';
 import type { ValidatorSet, ValidatorUpdate } from './validator-set.js';
 
@@ -249,7 +269,14 @@ export class ConsensusEngine {
    */
   private resendOwnVote(type: 1 | 2, round: number | null, hash: Uint8Array): void {
     if (round === null || this.keyPair === null || !this.validators.has(this.address!)) return;
-    const body: VoteBody = { chainId: this.chain.chainId, type, height: this.chain.height, round, blockHash: hash, validator: this.address! };
+    const body: VoteBody = {
+      chainId: this.chain.chainId,
+      type,
+      height: this.chain.height,
+      round,
+      blockHash: hash,
+      validator: this.address!,
+    };
     const vote: Vote = { body, signature: sign(voteSignBytes(body), this.keyPair) };
     this.out.push({ type: 'broadcastVote', vote });
     this.addVote(vote);
@@ -335,7 +362,10 @@ export class ConsensusEngine {
             proposer: this.address!,
             prevHash: c.lastBlockHash,
             lastCommit: c.lastCommit,
-            evidence: this.pool.select(this.params.evidence.maxPerBlock, this.evidenceContext(c.height - 1n, c.height, this.now)),
+            evidence: this.pool.select(
+              this.params.evidence.maxPerBlock,
+              this.evidenceContext(c.height - 1n, c.height, this.now),
+            ),
             validatorsHash: c.validators.hash(),
             nextValidatorsHash: c.nextValidators.hash(),
           },
@@ -385,7 +415,14 @@ export class ConsensusEngine {
     }
     if (!d.resign) {
       let state = d.state;
-      if (lock !== null) state = { ...state, lockedRound: lock.round, lockedBlockHash: lock.hash, lockedBlock: lock.block, lockedPol: lock.pol };
+      if (lock !== null)
+        state = {
+          ...state,
+          lockedRound: lock.round,
+          lockedBlockHash: lock.hash,
+          lockedBlock: lock.block,
+          lockedPol: lock.pol,
+        };
       this.signState = state;
       this.out.push({ type: 'persistSignState', state });
     }
@@ -434,7 +471,8 @@ export class ConsensusEngine {
     if (b.height === c.height + 1n) return this.bufferNextHeight({ type: 'proposal', proposal: p, block });
     if (b.height !== c.height || this.decision !== null) return; // stale, or far ahead (the driver syncs blocks)
     if (b.round > this.round + MAX_FUTURE_PROPOSAL_ROUNDS) return;
-    if (b.polRound !== null && b.polRound >= b.round) return this.reject('proposal', 'BAD_POL_ROUND', 'polRound must be below the round');
+    if (b.polRound !== null && b.polRound >= b.round)
+      return this.reject('proposal', 'BAD_POL_ROUND', 'polRound must be below the round');
     const expected = this.validators.proposerForRound(b.round);
     if (!equalBytes(expected.address, b.proposer)) {
       return this.reject('proposal', 'WRONG_PROPOSER', `round ${b.round} belongs to ${toHex(expected.address)}`);
@@ -444,9 +482,11 @@ export class ConsensusEngine {
     if (!this.verifyFn(signingBytes('proposal', encode(ProposalBodySchema, b)), p.signature, expected.publicKey)) {
       return this.reject('proposal', 'BAD_SIGNATURE', 'proposal signature does not verify');
     }
-    if (existing !== undefined) return this.reject('proposal', 'CONFLICTING_PROPOSAL', 'the proposer signed a second proposal for the round');
+    if (existing !== undefined)
+      return this.reject('proposal', 'CONFLICTING_PROPOSAL', 'the proposer signed a second proposal for the round');
     const hash = blockHash(block.header);
-    if (!equalBytes(hash, b.blockHash)) return this.reject('proposal', 'BLOCK_MISMATCH', 'block does not hash to the proposal');
+    if (!equalBytes(hash, b.blockHash))
+      return this.reject('proposal', 'BLOCK_MISMATCH', 'block does not hash to the proposal');
     if (b.polRound === null && !equalBytes(block.header.proposer, b.proposer)) {
       // A fresh block names its builder; only a re-proposed valid value may carry an earlier proposer.
       return this.reject('proposal', 'PROPOSER_MISMATCH', 'a new block must name the round proposer in its header');
@@ -479,18 +519,31 @@ export class ConsensusEngine {
     if (h.height !== c.height) return `height ${h.height}, expected ${c.height}`;
     if (!equalBytes(h.prevHash, c.lastBlockHash)) return 'prevHash is not the last committed block';
     if (h.timeMs <= c.lastBlockTimeMs) return `time ${h.timeMs} is not after the previous block's ${c.lastBlockTimeMs}`;
-    if (!equalBytes(h.validatorsHash, c.validators.hash())) return 'validatorsHash does not match the set of this height';
-    if (!equalBytes(h.nextValidatorsHash, c.nextValidators.hash())) return 'nextValidatorsHash does not match the next set';
+    if (!equalBytes(h.validatorsHash, c.validators.hash()))
+      return 'validatorsHash does not match the set of this height';
+    if (!equalBytes(h.nextValidatorsHash, c.nextValidators.hash()))
+      return 'nextValidatorsHash does not match the next set';
     if (!c.validators.has(h.proposer)) return 'proposer is not a validator';
     if (!equalBytes(h.txRoot, txRootOf(block.txs))) return 'txRoot does not match the txs';
-    if (!equalBytes(h.lastCommitHash, commitHashOf(block.lastCommit))) return 'lastCommitHash does not match lastCommit';
+    if (!equalBytes(h.lastCommitHash, commitHashOf(block.lastCommit)))
+      return 'lastCommitHash does not match lastCommit';
     if (c.height === 1n) {
       if (block.lastCommit !== null) return 'the first block has no last commit';
     } else {
       if (block.lastCommit === null || c.lastValidators === null) return 'lastCommit missing';
       const known = verifiedCommits.get(block.lastCommit);
-      if (known === undefined || !equalBytes(known, c.lastValidators.hash()) || !equalBytes(block.lastCommit.blockHash, c.lastBlockHash)) {
-        const v = verifyCommitForHash({ height: c.height - 1n, blockHash: c.lastBlockHash }, block.lastCommit, c.lastValidators, c.chainId, { verify: this.verifyFn });
+      if (
+        known === undefined ||
+        !equalBytes(known, c.lastValidators.hash()) ||
+        !equalBytes(block.lastCommit.blockHash, c.lastBlockHash)
+      ) {
+        const v = verifyCommitForHash(
+          { height: c.height - 1n, blockHash: c.lastBlockHash },
+          block.lastCommit,
+          c.lastValidators,
+          c.chainId,
+          { verify: this.verifyFn },
+        );
         if (!v.ok) return `lastCommit: ${v.message}`;
         verifiedCommits.set(block.lastCommit, c.lastValidators.hash());
       }
@@ -515,12 +568,15 @@ export class ConsensusEngine {
     const b = vote.body;
     const c = this.chain;
     if (b.chainId !== c.chainId) return this.reject('vote', 'WRONG_CHAIN', `vote for chain ${b.chainId}`);
-    if (b.type !== VOTE_PREVOTE && b.type !== VOTE_PRECOMMIT) return this.reject('vote', 'INVALID_VOTE_TYPE', `vote type ${b.type}`);
+    if (b.type !== VOTE_PREVOTE && b.type !== VOTE_PRECOMMIT)
+      return this.reject('vote', 'INVALID_VOTE_TYPE', `vote type ${b.type}`);
     if (b.height === c.height + 1n) return this.bufferNextHeight({ type: 'vote', vote });
     if (b.height !== c.height || this.decision !== null) return;
-    if (b.blockHash.length !== 0 && b.blockHash.length !== 32) return this.reject('vote', 'BAD_BLOCK_HASH', 'block hash must be 32 bytes or empty');
+    if (b.blockHash.length !== 0 && b.blockHash.length !== 32)
+      return this.reject('vote', 'BAD_BLOCK_HASH', 'block hash must be 32 bytes or empty');
     const v = this.validators.get(b.validator);
-    if (v === undefined) return this.reject('vote', 'NOT_A_VALIDATOR', `${toHex(b.validator)} is not a validator at ${c.height}`);
+    if (v === undefined)
+      return this.reject('vote', 'NOT_A_VALIDATOR', `${toHex(b.validator)} is not a validator at ${c.height}`);
     if (!this.verifyFn(voteSignBytes(b), vote.signature, v.publicKey)) {
       return this.reject('vote', 'BAD_SIGNATURE', 'vote signature does not verify');
     }
@@ -595,7 +651,8 @@ export class ConsensusEngine {
     if (height !== this.chain.height || round !== this.round || !this.awaitingBlock || this.phase !== 'propose') return;
     this.awaitingBlock = false;
     const err = this.checkBlock(block);
-    if (err !== null) return this.reject('blockBuilt', 'INVALID_BLOCK', `the application built an invalid block: ${err}`);
+    if (err !== null)
+      return this.reject('blockBuilt', 'INVALID_BLOCK', `the application built an invalid block: ${err}`);
     this.propose(block, -1);
   }
 
@@ -656,7 +713,8 @@ export class ConsensusEngine {
    */
   private restoreLock(): void {
     const s = this.signState;
-    if (s === null || s.height !== this.chain.height || s.lockedRound === null || s.lockedBlockHash.length !== 32) return;
+    if (s === null || s.height !== this.chain.height || s.lockedRound === null || s.lockedBlockHash.length !== 32)
+      return;
     const hex = toHex(s.lockedBlockHash);
     this.lockedRound = s.lockedRound;
     this.lockedHash = hex;
@@ -668,9 +726,17 @@ export class ConsensusEngine {
     this.validRound = s.lockedRound;
     this.validHash = hex;
     for (const sig of s.lockedPol) {
-      const body: VoteBody = { chainId: this.chain.chainId, type: VOTE_PREVOTE, height: s.height, round: s.lockedRound, blockHash: s.lockedBlockHash, validator: sig.validator };
+      const body: VoteBody = {
+        chainId: this.chain.chainId,
+        type: VOTE_PREVOTE,
+        height: s.height,
+        round: s.lockedRound,
+        blockHash: s.lockedBlockHash,
+        validator: sig.validator,
+      };
       const v = this.validators.get(sig.validator);
-      if (v !== undefined && this.verifyFn(voteSignBytes(body), sig.signature, v.publicKey)) this.addVote({ body, signature: sig.signature });
+      if (v !== undefined && this.verifyFn(voteSignBytes(body), sig.signature, v.publicKey))
+        this.addVote({ body, signature: sig.signature });
     }
   }
 
@@ -719,7 +785,8 @@ export class ConsensusEngine {
         const sigs: Commit['signatures'] = [];
         for (const val of this.validators.validators) {
           const vote = rv.precommits.votes.get(toHex(val.address));
-          if (vote !== undefined && toHex(vote.body.blockHash) === hex) sigs.push({ validator: val.address, signature: vote.signature });
+          if (vote !== undefined && toHex(vote.body.blockHash) === hex)
+            sigs.push({ validator: val.address, signature: vote.signature });
         }
         this.decide(block, { height: this.chain.height, round, blockHash: fromHex(hex), signatures: sigs });
         return true;
@@ -783,16 +850,23 @@ export class ConsensusEngine {
     const rv = this.rounds.get(this.round);
     const p = this.proposals.get(this.round);
     if (rv === undefined || p === undefined || rv.polkaHandled) return false;
-    if (this.validity.get(p.hashHex) !== 'valid' || !this.validators.isQuorum(rv.prevotes.powerFor(p.hashHex))) return false;
+    if (this.validity.get(p.hashHex) !== 'valid' || !this.validators.isQuorum(rv.prevotes.powerFor(p.hashHex)))
+      return false;
     rv.polkaHandled = true;
     if (this.phase === 'prevote') {
       this.lockedRound = this.round;
       this.lockedHash = p.hashHex;
       const pol: Commit['signatures'] = [];
       for (const vote of rv.prevotes.votes.values()) {
-        if (toHex(vote.body.blockHash) === p.hashHex) pol.push({ validator: vote.body.validator, signature: vote.signature });
+        if (toHex(vote.body.blockHash) === p.hashHex)
+          pol.push({ validator: vote.body.validator, signature: vote.signature });
       }
-      this.castVote(VOTE_PRECOMMIT, p.hashHex, { round: this.round, hash: fromHex(p.hashHex), block: encodeBlock(p.block), pol });
+      this.castVote(VOTE_PRECOMMIT, p.hashHex, {
+        round: this.round,
+        hash: fromHex(p.hashHex),
+        block: encodeBlock(p.block),
+        pol,
+      });
       this.phase = 'precommit';
     }
     this.validRound = this.round;
@@ -824,4 +898,3 @@ export class ConsensusEngine {
     }
   }
 }
-

@@ -66,7 +66,8 @@ export function checkEvidence(ev: DuplicateVoteEvidence, ctx: EvidenceContext): 
   const b = ev.voteB.body;
   const chainId = ctx.chain.chainId;
   if (a.chainId !== chainId || b.chainId !== chainId) return fail('WRONG_CHAIN', 'a vote is for another chain');
-  if (a.type !== VOTE_PREVOTE && a.type !== VOTE_PRECOMMIT) return fail('INVALID_VOTE_TYPE', `unknown vote type ${a.type}`);
+  if (a.type !== VOTE_PREVOTE && a.type !== VOTE_PRECOMMIT)
+    return fail('INVALID_VOTE_TYPE', `unknown vote type ${a.type}`);
   if (a.type !== b.type) return fail('DIFFERENT_TYPE', 'votes of different types do not conflict');
   if (a.height !== b.height) return fail('DIFFERENT_HEIGHT', 'votes of different heights do not conflict');
   if (a.round !== b.round) return fail('DIFFERENT_ROUND', 'votes of different rounds do not conflict');
@@ -76,7 +77,8 @@ export function checkEvidence(ev: DuplicateVoteEvidence, ctx: EvidenceContext): 
   if (order > 0) return fail('NOT_CANONICAL_ORDER', 'voteA must carry the lower block hash');
   if (a.height > ctx.maxHeight) return fail('FUTURE_HEIGHT', `evidence height ${a.height} is above ${ctx.maxHeight}`);
   const key = evidenceKey(ev);
-  if (ctx.chain.isEvidenceCommitted(key)) return fail('ALREADY_COMMITTED', 'evidence for this validator and height is committed');
+  if (ctx.chain.isEvidenceCommitted(key))
+    return fail('ALREADY_COMMITTED', 'evidence for this validator and height is committed');
   const set = ctx.chain.setAt(a.height);
   if (set === undefined) return fail('EXPIRED', `no validator set for height ${a.height} any more`);
   if (ctx.atTimeMs !== null && a.height < ctx.chain.height) {
@@ -89,7 +91,8 @@ export function checkEvidence(ev: DuplicateVoteEvidence, ctx: EvidenceContext): 
     }
   }
   const validator = set.get(a.validator);
-  if (validator === undefined) return fail('NOT_A_VALIDATOR', `${toHex(a.validator)} was not a validator at height ${a.height}`);
+  if (validator === undefined)
+    return fail('NOT_A_VALIDATOR', `${toHex(a.validator)} was not a validator at height ${a.height}`);
   if (ctx.skipSignatures === true) return { ok: true, key, validator };
   const check = ctx.verify ?? verify;
   for (const v of [ev.voteA, ev.voteB]) {

@@ -1,8 +1,14 @@
 // Consensus messages on the wire: one canonical schema for proposals (with their block), votes and evidence.
 import { struct, u8, optional, encode, decode } from '../core/codec.js';
 import {
-  ProposalSchema, VoteSchema, BlockSchema, DuplicateVoteEvidenceSchema,
-  type Proposal, type Vote, type Block, type DuplicateVoteEvidence,
+  ProposalSchema,
+  VoteSchema,
+  BlockSchema,
+  DuplicateVoteEvidenceSchema,
+  type Proposal,
+  type Vote,
+  type Block,
+  type DuplicateVoteEvidence,
 } from '../core/types.js';
 import { MAX_BLOCK_BYTES, MAX_CONSENSUS_MSG_BYTES } from '../core/constants.js';
 import { CodecError } from '../core/errors.js';
@@ -30,11 +36,29 @@ export const MAX_CONSENSUS_MESSAGE_BYTES = MAX_BLOCK_BYTES + MAX_CONSENSUS_MSG_B
 export function encodeConsensusMessage(m: ConsensusMessage): Uint8Array {
   switch (m.kind) {
     case 'proposal':
-      return encode(ConsensusMessageSchema, { kind: KIND_PROPOSAL, proposal: m.proposal, block: m.block, vote: null, evidence: null });
+      return encode(ConsensusMessageSchema, {
+        kind: KIND_PROPOSAL,
+        proposal: m.proposal,
+        block: m.block,
+        vote: null,
+        evidence: null,
+      });
     case 'vote':
-      return encode(ConsensusMessageSchema, { kind: KIND_VOTE, proposal: null, block: null, vote: m.vote, evidence: null });
+      return encode(ConsensusMessageSchema, {
+        kind: KIND_VOTE,
+        proposal: null,
+        block: null,
+        vote: m.vote,
+        evidence: null,
+      });
     case 'evidence':
-      return encode(ConsensusMessageSchema, { kind: KIND_EVIDENCE, proposal: null, block: null, vote: null, evidence: m.evidence });
+      return encode(ConsensusMessageSchema, {
+        kind: KIND_EVIDENCE,
+        proposal: null,
+        block: null,
+        vote: null,
+        evidence: m.evidence,
+      });
   }
 }
 

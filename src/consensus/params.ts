@@ -57,11 +57,21 @@ export const DEFAULT_UNBONDING_MS = 21n * 24n * 3600n * 1000n;
 
 export function defaultEvidenceParams(unbondingMs: bigint = DEFAULT_UNBONDING_MS): EvidenceParams {
   // At the default 1 s block interval, 21 days are ~1.8 M blocks; the height bound is the same window in blocks.
-  return { maxAgeHeights: unbondingMs / 1000n, maxAgeMs: unbondingMs, maxPerBlock: MAX_EVIDENCE_PER_BLOCK, maxPoolSize: 1024 };
+  return {
+    maxAgeHeights: unbondingMs / 1000n,
+    maxAgeMs: unbondingMs,
+    maxPerBlock: MAX_EVIDENCE_PER_BLOCK,
+    maxPoolSize: 1024,
+  };
 }
 
 export function defaultParams(chainId: string, unbondingMs?: bigint): ConsensusParams {
-  return { chainId, timeouts: { ...DEFAULT_TIMEOUTS }, blockTime: { ...DEFAULT_BLOCK_TIME }, evidence: defaultEvidenceParams(unbondingMs) };
+  return {
+    chainId,
+    timeouts: { ...DEFAULT_TIMEOUTS },
+    blockTime: { ...DEFAULT_BLOCK_TIME },
+    evidence: defaultEvidenceParams(unbondingMs),
+  };
 }
 
 export type TimeoutStep = 'propose' | 'prevote' | 'precommit' | 'commit';
@@ -103,10 +113,12 @@ export function proposalTimeMs(nowMs: bigint, previousBlockTimeMs: bigint): bigi
 export function checkParams(p: ConsensusParams): void {
   const t = p.timeouts;
   for (const [k, v] of Object.entries(t)) {
-    if (!Number.isInteger(v) || v < 0) throw new ConsensusError('INVALID_ARGUMENT', `timeouts.${k} must be a non-negative integer`);
+    if (!Number.isInteger(v) || v < 0)
+      throw new ConsensusError('INVALID_ARGUMENT', `timeouts.${k} must be a non-negative integer`);
   }
   if (p.evidence.maxPerBlock < 0 || p.evidence.maxPerBlock > MAX_EVIDENCE_PER_BLOCK) {
     throw new ConsensusError('INVALID_ARGUMENT', `evidence.maxPerBlock must be within 0..${MAX_EVIDENCE_PER_BLOCK}`);
   }
-  if (p.blockTime.precisionMs < 0n || p.blockTime.messageDelayMs < 0n) throw new ConsensusError('INVALID_ARGUMENT', 'negative block-time bound');
+  if (p.blockTime.precisionMs < 0n || p.blockTime.messageDelayMs < 0n)
+    throw new ConsensusError('INVALID_ARGUMENT', 'negative block-time bound');
 }

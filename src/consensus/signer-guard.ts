@@ -12,8 +12,15 @@ import { sha256 } from '../core/hash.js';
 import { equalBytes, toHex } from '../core/bytes.js';
 import { sign, signingBytes, addressOf, type KeyPair } from '../core/keys.js';
 import {
-  VoteBodySchema, ProposalBodySchema, CommitSigSchema, VOTE_PREVOTE, VOTE_PRECOMMIT,
-  type VoteBody, type Vote, type ProposalBody, type Proposal,
+  VoteBodySchema,
+  ProposalBodySchema,
+  CommitSigSchema,
+  VOTE_PREVOTE,
+  VOTE_PRECOMMIT,
+  type VoteBody,
+  type Vote,
+  type ProposalBody,
+  type Proposal,
 } from '../core/types.js';
 import { ConsensusError } from './errors.js';
 
@@ -87,7 +94,10 @@ export type SignDecision =
   | { ok: true; state: SignState; resign: boolean }
   | { ok: false; code: SignRefusal; message: string };
 
-function cmpHrs(a: { height: bigint; round: number; step: number }, b: { height: bigint; round: number; step: number }): number {
+function cmpHrs(
+  a: { height: bigint; round: number; step: number },
+  b: { height: bigint; round: number; step: number },
+): number {
   if (a.height !== b.height) return a.height < b.height ? -1 : 1;
   if (a.round !== b.round) return a.round < b.round ? -1 : 1;
   return a.step - b.step;

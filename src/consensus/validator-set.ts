@@ -63,7 +63,12 @@ export class ValidatorSet {
   private hashCache: Uint8Array | null = null;
   private readonly roundCache = new Map<number, Validator>();
 
-  private constructor(validators: Validator[], priorities: bigint[], proposerIndex: number, hash: Uint8Array | null = null) {
+  private constructor(
+    validators: Validator[],
+    priorities: bigint[],
+    proposerIndex: number,
+    hash: Uint8Array | null = null,
+  ) {
     this.hashCache = hash;
     this.validators = validators;
     this.priorities = priorities;
@@ -82,7 +87,11 @@ export class ValidatorSet {
   static withPriorities(entries: readonly { publicKey: Uint8Array; power: bigint; priority: bigint }[]): ValidatorSet {
     const vals = entries.map((e) => ({ v: makeValidator(e.publicKey, e.power), p: e.priority }));
     vals.sort((a, b) => byPowerThenAddress(a.v, b.v));
-    const set = new ValidatorSet(vals.map((x) => x.v), vals.map((x) => x.p), -1);
+    const set = new ValidatorSet(
+      vals.map((x) => x.v),
+      vals.map((x) => x.p),
+      -1,
+    );
     set.checkInvariants();
     return set;
   }
@@ -91,7 +100,10 @@ export class ValidatorSet {
    * A set exactly as a snapshot recorded it: entries in canonical order with their priorities, and the proposer the
    * set's last increment picked (not recomputable from the priorities). Refuses entries out of canonical order.
    */
-  static restore(entries: readonly { publicKey: Uint8Array; power: bigint; priority: bigint }[], proposerIndex: number): ValidatorSet {
+  static restore(
+    entries: readonly { publicKey: Uint8Array; power: bigint; priority: bigint }[],
+    proposerIndex: number,
+  ): ValidatorSet {
     const sorted = ValidatorSet.withPriorities(entries);
     sorted.validators.forEach((v, i) => {
       if (!equalBytes(v.publicKey, entries[i]!.publicKey)) {
@@ -111,7 +123,9 @@ export class ValidatorSet {
   /** validatorsHash: Merkle root over (publicKey, power) in canonical order. Priorities are not part of it. */
   hash(): Uint8Array {
     if (this.hashCache === null) {
-      this.hashCache = merkleRoot(this.validators.map((v) => encode(ValidatorHashEntrySchema, { publicKey: v.publicKey, power: v.power })));
+      this.hashCache = merkleRoot(
+        this.validators.map((v) => encode(ValidatorHashEntrySchema, { publicKey: v.publicKey, power: v.power })),
+      );
     }
     return this.hashCache;
   }
@@ -142,7 +156,8 @@ export class ValidatorSet {
   /** The proposer picked by the last increment (round 0 of the height this set is stored for). */
   proposer(): Validator {
     const v = this.validators[this.proposerIndex];
-    if (v === undefined) throw new ConsensusError('INVALID_VALIDATOR_SET', 'no proposer: the set was never incremented');
+    if (v === undefined)
+      throw new ConsensusError('INVALID_VALIDATOR_SET', 'no proposer: the set was never incremented');
     return v;
   }
 
@@ -164,7 +179,8 @@ export class ValidatorSet {
   /** CometBFT IncrementProposerPriority(times). */
   incrementProposerPriority(times: number): ValidatorSet {
     if (this.validators.length === 0) throw new ConsensusError('INVALID_VALIDATOR_SET', 'empty validator set');
-    if (!Number.isInteger(times) || times <= 0) throw new ConsensusError('INVALID_ARGUMENT', 'times must be a positive integer');
+    if (!Number.isInteger(times) || times <= 0)
+      throw new ConsensusError('INVALID_ARGUMENT', 'times must be a positive integer');
     let prios = rescale(this.priorities, PRIORITY_WINDOW_SIZE_FACTOR * this.totalPower);
     prios = shiftByAverage(prios);
     let proposer = -1;
@@ -183,7 +199,10 @@ export class ValidatorSet {
     const changes: Validator[] = [];
     for (const u of updates) {
       if (u.power < 0n) throw new ConsensusError('INVALID_VALIDATOR_UPDATE', 'negative power');
-      const v = u.power === 0n ? { address: addressOf(u.publicKey), publicKey: u.publicKey, power: 0n } : makeValidator(u.publicKey, u.power);
+      const v =
+        u.power === 0n
+          ? { address: addressOf(u.publicKey), publicKey: u.publicKey, power: 0n }
+          : makeValidator(u.publicKey, u.power);
       const key = toHex(v.address);
       if (seen.has(key)) throw new ConsensusError('INVALID_VALIDATOR_UPDATE', `duplicate update for ${key}`);
       seen.add(key);
@@ -191,7 +210,8 @@ export class ValidatorSet {
       if (existing !== undefined && !equalBytes(existing.publicKey, v.publicKey)) {
         throw new ConsensusError('INVALID_VALIDATOR_UPDATE', `address ${key} bound to another key`);
       }
-      if (v.power === 0n && existing === undefined) throw new ConsensusError('INVALID_VALIDATOR_UPDATE', `removal of unknown validator ${key}`);
+      if (v.power === 0n && existing === undefined)
+        throw new ConsensusError('INVALID_VALIDATOR_UPDATE', `removal of unknown validator ${key}`);
       changes.push(v);
     }
     // Total power after updates, before removals (CometBFT verifyUpdates): new validators are placed relative to it.
@@ -200,7 +220,8 @@ export class ValidatorSet {
       if (c.power === 0n) continue;
       tvpAfterUpdates += c.power - (this.get(c.address)?.power ?? 0n);
     }
-    if (tvpAfterUpdates > MAX_TOTAL_VOTING_POWER) throw new ConsensusError('INVALID_VALIDATOR_UPDATE', 'total voting power overflow');
+    if (tvpAfterUpdates > MAX_TOTAL_VOTING_POWER)
+      throw new ConsensusError('INVALID_VALIDATOR_UPDATE', 'total voting power overflow');
     const newPriority = -(tvpAfterUpdates + (tvpAfterUpdates >> 3n));
     const byKey = new Map<string, { v: Validator; p: bigint }>();
     this.validators.forEach((v, i) => byKey.set(toHex(v.address), { v, p: this.priorities[i]! }));
@@ -210,23 +231,34 @@ export class ValidatorSet {
       if (c.power === 0n) byKey.delete(key);
       else byKey.set(key, { v: c, p: cur === undefined ? newPriority : cur.p });
     }
-    if (byKey.size === 0) throw new ConsensusError('INVALID_VALIDATOR_UPDATE', 'the update would leave an empty validator set');
-    if (byKey.size > MAX_VALIDATORS) throw new ConsensusError('INVALID_VALIDATOR_UPDATE', `more than ${MAX_VALIDATORS} validators`);
+    if (byKey.size === 0)
+      throw new ConsensusError('INVALID_VALIDATOR_UPDATE', 'the update would leave an empty validator set');
+    if (byKey.size > MAX_VALIDATORS)
+      throw new ConsensusError('INVALID_VALIDATOR_UPDATE', `more than ${MAX_VALIDATORS} validators`);
     const list = [...byKey.values()];
     const total = list.reduce((s, x) => s + x.v.power, 0n);
-    let prios = rescale(list.map((x) => x.p), PRIORITY_WINDOW_SIZE_FACTOR * total);
+    let prios = rescale(
+      list.map((x) => x.p),
+      PRIORITY_WINDOW_SIZE_FACTOR * total,
+    );
     prios = shiftByAverage(prios);
     const entries = list.map((x, i) => ({ v: x.v, p: prios[i]! }));
     entries.sort((a, b) => byPowerThenAddress(a.v, b.v));
     // A changed set has no proposer until the next increment (CometBFT increments right after every update).
-    const set = new ValidatorSet(entries.map((e) => e.v), entries.map((e) => e.p), -1);
+    const set = new ValidatorSet(
+      entries.map((e) => e.v),
+      entries.map((e) => e.p),
+      -1,
+    );
     set.checkInvariants();
     return set;
   }
 
   private checkInvariants(): void {
-    if (this.totalPower > MAX_TOTAL_VOTING_POWER) throw new ConsensusError('INVALID_VALIDATOR_SET', 'total voting power overflow');
-    if (this.index.size !== this.validators.length) throw new ConsensusError('INVALID_VALIDATOR_SET', 'duplicate validator');
+    if (this.totalPower > MAX_TOTAL_VOTING_POWER)
+      throw new ConsensusError('INVALID_VALIDATOR_SET', 'total voting power overflow');
+    if (this.index.size !== this.validators.length)
+      throw new ConsensusError('INVALID_VALIDATOR_SET', 'duplicate validator');
     for (const v of this.validators) {
       if (v.power <= 0n) throw new ConsensusError('INVALID_VALIDATOR_SET', 'validator with non-positive power');
     }
@@ -234,8 +266,10 @@ export class ValidatorSet {
 }
 
 function makeValidator(publicKey: Uint8Array, power: bigint): Validator {
-  if (publicKey.length !== PUBLIC_KEY_BYTES) throw new ConsensusError('INVALID_VALIDATOR_UPDATE', 'public key must be 32 bytes');
-  if (power <= 0n || power > MAX_TOTAL_VOTING_POWER) throw new ConsensusError('INVALID_VALIDATOR_UPDATE', 'power out of range');
+  if (publicKey.length !== PUBLIC_KEY_BYTES)
+    throw new ConsensusError('INVALID_VALIDATOR_UPDATE', 'public key must be 32 bytes');
+  if (power <= 0n || power > MAX_TOTAL_VOTING_POWER)
+    throw new ConsensusError('INVALID_VALIDATOR_UPDATE', 'power out of range');
   return { address: addressOf(publicKey), publicKey, power };
 }
 
@@ -257,7 +291,10 @@ function rescale(prios: readonly bigint[], diffMax: bigint): bigint[] {
 /** CometBFT shiftByAvgProposerPriority: subtract floor(sum / n). */
 function shiftByAverage(prios: readonly bigint[]): bigint[] {
   if (prios.length === 0) return [];
-  const avg = floorDiv(prios.reduce((s, p) => s + p, 0n), BigInt(prios.length));
+  const avg = floorDiv(
+    prios.reduce((s, p) => s + p, 0n),
+    BigInt(prios.length),
+  );
   return prios.map((p) => p - avg);
 }
 

@@ -7,7 +7,15 @@
 import { encode } from '../core/codec.js';
 import { verify, signingBytes } from '../core/keys.js';
 import { equalBytes, toHex } from '../core/bytes.js';
-import { VoteBodySchema, VOTE_PRECOMMIT, blockHash, type Block, type Commit, type Header, type VoteBody } from '../core/types.js';
+import {
+  VoteBodySchema,
+  VOTE_PRECOMMIT,
+  blockHash,
+  type Block,
+  type Commit,
+  type Header,
+  type VoteBody,
+} from '../core/types.js';
 import type { ValidatorSet } from './validator-set.js';
 
 /** Signature check injected where a caller wants a cache (the simulator); the default is strict ed25519. */
@@ -27,7 +35,14 @@ export type CommitVerification =
 
 /** The precommit body a commit signature signs. */
 export function commitVoteBody(commit: Commit, chainId: string, validator: Uint8Array): VoteBody {
-  return { chainId, type: VOTE_PRECOMMIT, height: commit.height, round: commit.round, blockHash: commit.blockHash, validator };
+  return {
+    chainId,
+    type: VOTE_PRECOMMIT,
+    height: commit.height,
+    round: commit.round,
+    blockHash: commit.blockHash,
+    validator,
+  };
 }
 
 function isBlock(x: Header | Block): x is Block {
@@ -45,7 +60,13 @@ export function verifyCommit(
   if (header.chainId !== chainId) {
     return { ok: false, code: 'WRONG_BLOCK', message: `block is for chain ${header.chainId}, not ${chainId}` };
   }
-  return verifyCommitForHash({ height: header.height, blockHash: blockHash(header) }, commit, validators, chainId, opts);
+  return verifyCommitForHash(
+    { height: header.height, blockHash: blockHash(header) },
+    commit,
+    validators,
+    chainId,
+    opts,
+  );
 }
 
 /** The same check when only the block's height and hash are at hand (a header's lastCommit, for its parent). */
@@ -58,7 +79,11 @@ export function verifyCommitForHash(
 ): CommitVerification {
   const check = opts.verify ?? verify;
   if (commit.height !== target.height) {
-    return { ok: false, code: 'WRONG_HEIGHT', message: `commit is for height ${commit.height}, block is ${target.height}` };
+    return {
+      ok: false,
+      code: 'WRONG_HEIGHT',
+      message: `commit is for height ${commit.height}, block is ${target.height}`,
+    };
   }
   if (!equalBytes(commit.blockHash, target.blockHash)) {
     return { ok: false, code: 'WRONG_BLOCK', message: 'commit is for another block hash' };
@@ -78,7 +103,11 @@ export function verifyCommitForHash(
     power += v.power;
   }
   if (!validators.isQuorum(power)) {
-    return { ok: false, code: 'INSUFFICIENT_POWER', message: `signed power ${power} of ${validators.totalPower} is not > 2/3` };
+    return {
+      ok: false,
+      code: 'INSUFFICIENT_POWER',
+      message: `signed power ${power} of ${validators.totalPower} is not > 2/3`,
+    };
   }
   return { ok: true, power, totalPower: validators.totalPower };
 }

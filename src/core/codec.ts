@@ -61,7 +61,8 @@ const I64_MAX = (1n << 63n) - 1n;
 export const u64: Schema<bigint> = {
   name: 'u64',
   toWire(v, path) {
-    if (typeof v !== 'bigint' || v < 0n || v > U64_MAX) fail('OUT_OF_RANGE', path, `expected u64 bigint, got ${String(v)}`);
+    if (typeof v !== 'bigint' || v < 0n || v > U64_MAX)
+      fail('OUT_OF_RANGE', path, `expected u64 bigint, got ${String(v)}`);
     return v;
   },
   fromWire(raw, path) {
@@ -74,7 +75,8 @@ export const u64: Schema<bigint> = {
 export const i64: Schema<bigint> = {
   name: 'i64',
   toWire(v, path) {
-    if (typeof v !== 'bigint' || v < I64_MIN || v > I64_MAX) fail('OUT_OF_RANGE', path, `expected i64 bigint, got ${String(v)}`);
+    if (typeof v !== 'bigint' || v < I64_MIN || v > I64_MAX)
+      fail('OUT_OF_RANGE', path, `expected i64 bigint, got ${String(v)}`);
     return v;
   },
   fromWire(raw, path) {
@@ -100,7 +102,8 @@ export function bytes(opts: { max: number } | { exact: number }): Schema<Uint8Ar
   const exact = 'exact' in opts ? opts.exact : undefined;
   const max = 'exact' in opts ? opts.exact : opts.max;
   const check = (b: Uint8Array, path: string): void => {
-    if (exact !== undefined && b.length !== exact) fail('WRONG_ARITY', path, `expected ${exact} bytes, got ${b.length}`);
+    if (exact !== undefined && b.length !== exact)
+      fail('WRONG_ARITY', path, `expected ${exact} bytes, got ${b.length}`);
     if (b.length > max) fail('OVERSIZE', path, `at most ${max} bytes, got ${b.length}`);
   };
   return {
@@ -205,7 +208,11 @@ export function struct<const F extends Fields>(name: string, fields: F): Schema<
   return structSchema(name, fields, allU64 ? fields.map(([k]) => k) : undefined);
 }
 
-function structSchema<const F extends Fields>(name: string, fields: F, u64Fields: readonly string[] | undefined): Schema<StructOf<F>> {
+function structSchema<const F extends Fields>(
+  name: string,
+  fields: F,
+  u64Fields: readonly string[] | undefined,
+): Schema<StructOf<F>> {
   const schema: Schema<StructOf<F>> & FastPaths = {
     u64Fields,
     name,
@@ -216,7 +223,8 @@ function structSchema<const F extends Fields>(name: string, fields: F, u64Fields
     },
     fromWire(raw, path) {
       if (!Array.isArray(raw)) fail('WRONG_TYPE', path, `expected ${name} as a list of ${fields.length} fields`);
-      if (raw.length !== fields.length) fail('WRONG_ARITY', path, `expected ${fields.length} fields, got ${raw.length}`);
+      if (raw.length !== fields.length)
+        fail('WRONG_ARITY', path, `expected ${fields.length} fields, got ${raw.length}`);
       const out: Record<string, unknown> = {};
       fields.forEach(([k, s], i) => {
         out[k] = s.fromWire(raw[i], `${path}.${k}`);
@@ -320,7 +328,7 @@ function canonicalU64At(data: Uint8Array, offset: number): bigint | undefined {
   const tag = data[offset];
   if (tag !== 0xd3 && tag !== 0xcf) return undefined;
   // int64 must be non-negative (top bit clear); uint64 is only canonical from 2^63 (top bit set).
-  if ((data[offset + 1]! >= 0x80) !== (tag === 0xcf)) return undefined;
+  if (data[offset + 1]! >= 0x80 !== (tag === 0xcf)) return undefined;
   return readU64BE(data, offset + 1);
 }
 

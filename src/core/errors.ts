@@ -12,13 +12,7 @@ export class AutochainError<C extends string = string> extends Error {
   }
 }
 
-export type CodecErrorCode =
-  | 'MALFORMED'
-  | 'NON_CANONICAL'
-  | 'WRONG_TYPE'
-  | 'WRONG_ARITY'
-  | 'OVERSIZE'
-  | 'OUT_OF_RANGE';
+export type CodecErrorCode = 'MALFORMED' | 'NON_CANONICAL' | 'WRONG_TYPE' | 'WRONG_ARITY' | 'OVERSIZE' | 'OUT_OF_RANGE';
 
 /** A decoder rejected bytes; `field` names the path of the offending field (e.g. `tx.body.nonce`). */
 export class CodecError extends AutochainError<CodecErrorCode> {

@@ -46,7 +46,11 @@ export function seedOf(kp: KeyPair): Uint8Array {
 
 export function sign(message: Uint8Array, kp: KeyPair): Uint8Array {
   const sig = Buffer.alloc(SIGNATURE_BYTES);
-  sodium.crypto_sign_detached(sig, Buffer.from(message.buffer, message.byteOffset, message.byteLength), Buffer.from(kp.secretKey));
+  sodium.crypto_sign_detached(
+    sig,
+    Buffer.from(message.buffer, message.byteOffset, message.byteLength),
+    Buffer.from(kp.secretKey),
+  );
   return new Uint8Array(sig);
 }
 

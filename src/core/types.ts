@@ -1,12 +1,26 @@
 // Wire types: tx, block header, block, vote, proposal, commit and evidence, each one schema (see docs/formats.md).
-import {
-  struct, bytes, str, u8, u32, u64, list, optional, encode, decode, type Infer,
-} from './codec.js';
+import { struct, bytes, str, u8, u32, u64, list, optional, encode, decode, type Infer } from './codec.js';
 import { sha256, merkleRoot } from './hash.js';
-import { sign, verify, signingBytes, addressOf, type KeyPair, ADDRESS_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './keys.js';
 import {
-  MAX_TX_BYTES, MAX_TX_ARGS_BYTES, MAX_BLOCK_TXS, MAX_BLOCK_BYTES, MAX_EVIDENCE_PER_BLOCK, MAX_VALIDATORS,
-  MAX_CONSENSUS_MSG_BYTES, CHAIN_ID_PATTERN, NAME_PATTERN,
+  sign,
+  verify,
+  signingBytes,
+  addressOf,
+  type KeyPair,
+  ADDRESS_BYTES,
+  PUBLIC_KEY_BYTES,
+  SIGNATURE_BYTES,
+} from './keys.js';
+import {
+  MAX_TX_BYTES,
+  MAX_TX_ARGS_BYTES,
+  MAX_BLOCK_TXS,
+  MAX_BLOCK_BYTES,
+  MAX_EVIDENCE_PER_BLOCK,
+  MAX_VALIDATORS,
+  MAX_CONSENSUS_MSG_BYTES,
+  CHAIN_ID_PATTERN,
+  NAME_PATTERN,
 } from './constants.js';
 
 const chainId = str({ max: 48, pattern: CHAIN_ID_PATTERN });

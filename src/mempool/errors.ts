@@ -31,8 +31,18 @@ export type MempoolErrorCode =
   | 'MEMPOOL_FULL';
 
 export const MEMPOOL_ERROR_CODES: readonly MempoolErrorCode[] = [
-  'MALFORMED', 'OVERSIZE', 'WRONG_CHAIN', 'BAD_SIGNATURE', 'GAS_LIMIT_TOO_HIGH', 'NONCE_TOO_LOW', 'NONCE_TOO_HIGH',
-  'DUPLICATE', 'ALREADY_COMMITTED', 'NONCE_TAKEN', 'SENDER_FULL', 'MEMPOOL_FULL',
+  'MALFORMED',
+  'OVERSIZE',
+  'WRONG_CHAIN',
+  'BAD_SIGNATURE',
+  'GAS_LIMIT_TOO_HIGH',
+  'NONCE_TOO_LOW',
+  'NONCE_TOO_HIGH',
+  'DUPLICATE',
+  'ALREADY_COMMITTED',
+  'NONCE_TAKEN',
+  'SENDER_FULL',
+  'MEMPOOL_FULL',
 ];
 
 export class MempoolError extends AutochainError<MempoolErrorCode> {}

@@ -78,7 +78,10 @@ export class Mempool {
   private seq = 0;
   private readonly verifySignature: (tx: Tx) => boolean;
 
-  constructor(private readonly opts: MempoolOptions, private readonly deps: MempoolDeps) {
+  constructor(
+    private readonly opts: MempoolOptions,
+    private readonly deps: MempoolDeps,
+  ) {
     if (opts.nonceWindow < 1) throw new RangeError('nonceWindow must be at least 1');
     this.verifySignature = deps.verifySignature ?? verifyTxSignature;
   }
@@ -114,7 +117,11 @@ export class Mempool {
     if ('refusal' in checked) {
       const { refusal } = checked;
       if (refusal.code === 'NONCE_TOO_LOW' && checked.hash && (await this.deps.isCommitted(checked.hash))) {
-        throw new MempoolError('ALREADY_COMMITTED', 'this tx is already committed in a block (a replay)', refusal.details);
+        throw new MempoolError(
+          'ALREADY_COMMITTED',
+          'this tx is already committed in a block (a replay)',
+          refusal.details,
+        );
       }
       throw refusal;
     }
@@ -124,52 +131,112 @@ export class Mempool {
   private check(txBytes: Uint8Array): AdmitResult | { refusal: MempoolError; hash?: Uint8Array } {
     const { opts } = this;
     if (txBytes.length > opts.maxTxBytes) {
-      return { refusal: new MempoolError('OVERSIZE', `tx is ${txBytes.length} bytes, the maximum is ${opts.maxTxBytes}`, { bytes: txBytes.length, max: opts.maxTxBytes }) };
+      return {
+        refusal: new MempoolError('OVERSIZE', `tx is ${txBytes.length} bytes, the maximum is ${opts.maxTxBytes}`, {
+          bytes: txBytes.length,
+          max: opts.maxTxBytes,
+        }),
+      };
     }
     let tx: Tx;
     try {
       tx = decode(TxSchema, txBytes, opts.maxTxBytes);
     } catch (e) {
-      if (e instanceof CodecError) return { refusal: new MempoolError('MALFORMED', `tx does not decode: ${e.message}`, { field: e.field }) };
+      if (e instanceof CodecError)
+        return { refusal: new MempoolError('MALFORMED', `tx does not decode: ${e.message}`, { field: e.field }) };
       throw e;
     }
     const hash = txHash(txBytes);
     const hashHex = toHex(hash);
-    if (this.entries.has(hashHex)) return { refusal: new MempoolError('DUPLICATE', 'this tx is already waiting in the mempool', { hash: hashHex }) };
+    if (this.entries.has(hashHex))
+      return { refusal: new MempoolError('DUPLICATE', 'this tx is already waiting in the mempool', { hash: hashHex }) };
     const { body } = tx;
     if (body.chainId !== opts.chainId) {
-      return { refusal: new MempoolError('WRONG_CHAIN', `tx is for chain "${body.chainId}", this node runs "${opts.chainId}"`, { chainId: body.chainId }) };
+      return {
+        refusal: new MempoolError(
+          'WRONG_CHAIN',
+          `tx is for chain "${body.chainId}", this node runs "${opts.chainId}"`,
+          { chainId: body.chainId },
+        ),
+      };
     }
     if (body.gasLimit > opts.blockGasLimit) {
-      return { refusal: new MempoolError('GAS_LIMIT_TOO_HIGH', `gas limit ${body.gasLimit} exceeds the block gas limit ${opts.blockGasLimit}`, { gasLimit: body.gasLimit.toString() }) };
+      return {
+        refusal: new MempoolError(
+          'GAS_LIMIT_TOO_HIGH',
+          `gas limit ${body.gasLimit} exceeds the block gas limit ${opts.blockGasLimit}`,
+          { gasLimit: body.gasLimit.toString() },
+        ),
+      };
     }
     const senderAddress = addressOf(body.sender);
     const sender = toHex(senderAddress);
     const accountNonce = loadNonce(this.deps.state(), senderAddress);
     if (body.nonce < accountNonce) {
       return {
-        refusal: new MempoolError('NONCE_TOO_LOW', `nonce ${body.nonce} is already used; the account's next nonce is ${accountNonce}`, { nonce: body.nonce.toString(), expected: accountNonce.toString() }),
+        refusal: new MempoolError(
+          'NONCE_TOO_LOW',
+          `nonce ${body.nonce} is already used; the account's next nonce is ${accountNonce}`,
+          { nonce: body.nonce.toString(), expected: accountNonce.toString() },
+        ),
         hash,
       };
     }
     const windowEnd = accountNonce + BigInt(opts.nonceWindow);
     if (body.nonce >= windowEnd) {
-      return { refusal: new MempoolError('NONCE_TOO_HIGH', `nonce ${body.nonce} is too far ahead; the account's next nonce is ${accountNonce} and at most ${opts.nonceWindow} may wait`, { nonce: body.nonce.toString(), expected: accountNonce.toString() }) };
+      return {
+        refusal: new MempoolError(
+          'NONCE_TOO_HIGH',
+          `nonce ${body.nonce} is too far ahead; the account's next nonce is ${accountNonce} and at most ${opts.nonceWindow} may wait`,
+          { nonce: body.nonce.toString(), expected: accountNonce.toString() },
+        ),
+      };
     }
     const queue = this.senders.get(sender);
     if (queue?.byNonce.has(body.nonce)) {
-      return { refusal: new MempoolError('NONCE_TAKEN', `another tx of this sender with nonce ${body.nonce} is already waiting`, { nonce: body.nonce.toString() }) };
+      return {
+        refusal: new MempoolError(
+          'NONCE_TAKEN',
+          `another tx of this sender with nonce ${body.nonce} is already waiting`,
+          { nonce: body.nonce.toString() },
+        ),
+      };
     }
-    if (queue && (queue.byNonce.size >= opts.maxTxsPerSender || queue.bytes + txBytes.length > opts.maxBytesPerSender)) {
-      return { refusal: new MempoolError('SENDER_FULL', `this sender already has ${queue.byNonce.size} txs (${queue.bytes} bytes) waiting, the cap is ${opts.maxTxsPerSender} txs or ${opts.maxBytesPerSender} bytes; retry after the next block`, { sender }) };
+    if (
+      queue &&
+      (queue.byNonce.size >= opts.maxTxsPerSender || queue.bytes + txBytes.length > opts.maxBytesPerSender)
+    ) {
+      return {
+        refusal: new MempoolError(
+          'SENDER_FULL',
+          `this sender already has ${queue.byNonce.size} txs (${queue.bytes} bytes) waiting, the cap is ${opts.maxTxsPerSender} txs or ${opts.maxBytesPerSender} bytes; retry after the next block`,
+          { sender },
+        ),
+      };
     }
     if (this.entries.size >= opts.maxTxs || this.totalBytes + txBytes.length > opts.maxBytes) {
-      return { refusal: new MempoolError('MEMPOOL_FULL', `mempool full: ${this.entries.size} txs, ${this.totalBytes} bytes waiting (caps ${opts.maxTxs} txs, ${opts.maxBytes} bytes); retry after the next block`, {}) };
+      return {
+        refusal: new MempoolError(
+          'MEMPOOL_FULL',
+          `mempool full: ${this.entries.size} txs, ${this.totalBytes} bytes waiting (caps ${opts.maxTxs} txs, ${opts.maxBytes} bytes); retry after the next block`,
+          {},
+        ),
+      };
     }
     // Signature last: it is the expensive check, and everything above refuses cheaply.
-    if (!this.verifySignature(tx)) return { refusal: new MempoolError('BAD_SIGNATURE', 'the signature does not verify against the sender key', {}) };
+    if (!this.verifySignature(tx))
+      return { refusal: new MempoolError('BAD_SIGNATURE', 'the signature does not verify against the sender key', {}) };
 
-    const entry: MempoolEntry = { hash, hashHex, bytes: txBytes, tx, sender, nonce: body.nonce, gasLimit: body.gasLimit, seq: this.seq++ };
+    const entry: MempoolEntry = {
+      hash,
+      hashHex,
+      bytes: txBytes,
+      tx,
+      sender,
+      nonce: body.nonce,
+      gasLimit: body.gasLimit,
+      seq: this.seq++,
+    };
     this.insert(entry);
     return { hash, hashHex, entry };
   }

@@ -6,8 +6,23 @@ import { equalBytes, toHex } from '../core/bytes.js';
 import { EMPTY_HASH, merkleRoot, sha256 } from '../core/hash.js';
 import { addressOf, type KeyPair } from '../core/keys.js';
 import {
-  blockHash, commitHashOf, decodeBlock, decodeCommit, decodeTx, encodeBlock, encodeCommit, evidenceRootOf, signVote,
-  txHash, txRootOf, VOTE_PRECOMMIT, type Block, type Commit, type DuplicateVoteEvidence, type Header, type Tx,
+  blockHash,
+  commitHashOf,
+  decodeBlock,
+  decodeCommit,
+  decodeTx,
+  encodeBlock,
+  encodeCommit,
+  evidenceRootOf,
+  signVote,
+  txHash,
+  txRootOf,
+  VOTE_PRECOMMIT,
+  type Block,
+  type Commit,
+  type DuplicateVoteEvidence,
+  type Header,
+  type Tx,
 } from '../core/types.js';
 import { assert } from '../core/errors.js';
 import { bytes, decode, encode, list, struct, u64 } from '../core/codec.js';
@@ -16,7 +31,14 @@ import { ValidatorSet } from '../consensus/validator-set.js';
 import type { ChainStore, Prepared } from '../state/store.js';
 import { MemoryKv, Overlay, type KvReader } from '../state/kv.js';
 import { loadValidatorSet } from '../vm/modules/staking.js';
-import { encodeReceipt, type Receipt, type VmEvent, type BlockContext, type Misbehaviour, type ValidatorUpdate } from '../vm/types.js';
+import {
+  encodeReceipt,
+  type Receipt,
+  type VmEvent,
+  type BlockContext,
+  type Misbehaviour,
+  type ValidatorUpdate,
+} from '../vm/types.js';
 import type { Vm } from '../vm/vm.js';
 import type { CommittedBlock } from '../rpc/backend.js';
 import type { ChainGenesis } from './genesis.js';
@@ -32,10 +54,19 @@ export function metaValidatorUpdatesKey(height: bigint): string {
 /** Node metadata key of the engine's ChainState snapshot (one entry, overwritten in the batch of the block it follows). */
 export const META_CHAIN_STATE = 'chainStateSnapshot';
 
-const ValidatorUpdatesSchema = list(struct('ValidatorUpdate', [['publicKey', bytes({ exact: 32 })], ['power', u64]] as const), { max: MAX_VALIDATORS * 2 });
+const ValidatorUpdatesSchema = list(
+  struct('ValidatorUpdate', [
+    ['publicKey', bytes({ exact: 32 })],
+    ['power', u64],
+  ] as const),
+  { max: MAX_VALIDATORS * 2 },
+);
 
 export function encodeValidatorUpdates(updates: readonly ValidatorUpdate[]): Uint8Array {
-  return encode(ValidatorUpdatesSchema, updates.map((u) => ({ publicKey: u.publicKey, power: u.power })));
+  return encode(
+    ValidatorUpdatesSchema,
+    updates.map((u) => ({ publicKey: u.publicKey, power: u.power })),
+  );
 }
 
 export function decodeValidatorUpdates(b: Uint8Array): ValidatorUpdate[] {
@@ -110,7 +141,9 @@ export class ChainApp {
     if (store.initialized()) {
       const stored = store.getMeta(META_GENESIS_HASH);
       if (stored === undefined || !equalBytes(stored, this.genesis.hash)) {
-        throw new Error(`the database was created from another genesis (stored ${stored ? toHex(stored) : 'none'}, genesis.json ${toHex(this.genesis.hash)}); use a new data folder`);
+        throw new Error(
+          `the database was created from another genesis (stored ${stored ? toHex(stored) : 'none'}, genesis.json ${toHex(this.genesis.hash)}); use a new data folder`,
+        );
       }
       const h = store.height();
       if (h > 0n) {
@@ -118,7 +151,10 @@ export class ChainApp {
         assert(b !== undefined, 'the last committed block is missing', { height: h.toString() });
         this.latestHeader = decodeBlock(b).header;
       }
-      logger.info({ height: h.toString(), stateRoot: toHex(store.stateRoot()) }, 'resuming at the last committed height');
+      logger.info(
+        { height: h.toString(), stateRoot: toHex(store.stateRoot()) },
+        'resuming at the last committed height',
+      );
       return 'resumed';
     }
     const overlay = new Overlay(store.reader());
@@ -126,8 +162,16 @@ export class ChainApp {
     const prepared = store.prepare(overlay.changes());
     const enc = new TextEncoder();
     await store.commitBlock({
-      prepared, height: 0n, block: null, blockHash: null, commit: null, txs: [],
-      meta: [{ key: META_GENESIS_HASH, value: this.genesis.hash }, { key: META_CHAIN_ID, value: enc.encode(this.chainId) }],
+      prepared,
+      height: 0n,
+      block: null,
+      blockHash: null,
+      commit: null,
+      txs: [],
+      meta: [
+        { key: META_GENESIS_HASH, value: this.genesis.hash },
+        { key: META_CHAIN_ID, value: enc.encode(this.chainId) },
+      ],
     });
     logger.info({ chainId: this.chainId, stateRoot: toHex(prepared.root) }, 'genesis applied at height 0');
     return 'applied';
@@ -157,15 +201,30 @@ export class ChainApp {
   /** Executes begin-block, the txs in order, end-block on a copy of state and builds the header (roots included). */
   buildBlock(input: BuildBlockInput): BuiltBlock {
     const { store, vm } = this.deps;
-    assert(input.height === store.height() + 1n, 'block height must follow the last committed height', { height: input.height.toString() });
+    assert(input.height === store.height() + 1n, 'block height must follow the last committed height', {
+      height: input.height.toString(),
+    });
     const prev = this.latestHeader;
-    assert(prev === null || input.timeMs > prev.timeMs, 'block time must increase', { timeMs: input.timeMs.toString() });
-    const ctx: BlockContext = { chainId: this.chainId, height: input.height, timeMs: input.timeMs, proposer: input.proposer };
+    assert(prev === null || input.timeMs > prev.timeMs, 'block time must increase', {
+      timeMs: input.timeMs.toString(),
+    });
+    const ctx: BlockContext = {
+      chainId: this.chainId,
+      height: input.height,
+      timeMs: input.timeMs,
+      proposer: input.proposer,
+    };
     const overlay = new Overlay(store.reader());
     const validatorsHash = input.validatorsHash ?? validatorsHashOf(overlay);
     const evidence = input.evidence ?? [];
     const beginEvents = vm.beginBlock(overlay, ctx, input.misbehaviour ?? []);
-    const receipts = input.txs.map((t) => vm.execute(overlay, ctx, t.tx, { txBytes: t.bytes.length, txHash: t.hash, signatureVerified: t.signatureVerified }));
+    const receipts = input.txs.map((t) =>
+      vm.execute(overlay, ctx, t.tx, {
+        txBytes: t.bytes.length,
+        txHash: t.hash,
+        signatureVerified: t.signatureVerified,
+      }),
+    );
     const { events: endEvents, validatorUpdates } = vm.endBlock(overlay, ctx);
     const nextValidatorsHash = input.nextValidatorsHash ?? validatorsHashOf(overlay);
     const receiptBytes = receipts.map(encodeReceipt);
@@ -188,7 +247,18 @@ export class ChainApp {
       gasUsed: receipts.reduce((s, r) => s + r.gasUsed, 0n),
     };
     const block: Block = { header, txs: txBytes, evidence, lastCommit: input.lastCommit };
-    return { block, hash: blockHash(header), bytes: encodeBlock(block), prepared, txs: input.txs, receipts, receiptBytes, beginEvents, endEvents, validatorUpdates };
+    return {
+      block,
+      hash: blockHash(header),
+      bytes: encodeBlock(block),
+      prepared,
+      txs: input.txs,
+      receipts,
+      receiptBytes,
+      beginEvents,
+      endEvents,
+      validatorUpdates,
+    };
   }
 
   /**
@@ -202,14 +272,23 @@ export class ChainApp {
       try {
         tx = decodeTx(bytes);
       } catch (e) {
-        throw new InvalidBlockError(`proposed block ${block.header.height}: tx ${i} does not decode (${(e as Error).message})`);
+        throw new InvalidBlockError(
+          `proposed block ${block.header.height}: tx ${i} does not decode (${(e as Error).message})`,
+        );
       }
       return { bytes, tx, hash, signatureVerified: isVerified(hash) };
     });
     const h = block.header;
     const built = this.buildBlock({
-      height: h.height, timeMs: h.timeMs, proposer: h.proposer, txs, lastCommit: block.lastCommit, evidence: block.evidence, misbehaviour,
-      validatorsHash: h.validatorsHash, nextValidatorsHash: h.nextValidatorsHash,
+      height: h.height,
+      timeMs: h.timeMs,
+      proposer: h.proposer,
+      txs,
+      lastCommit: block.lastCommit,
+      evidence: block.evidence,
+      misbehaviour,
+      validatorsHash: h.validatorsHash,
+      nextValidatorsHash: h.nextValidatorsHash,
     });
     if (!equalBytes(built.hash, blockHash(block.header))) {
       const a = built.block.header;
@@ -219,7 +298,9 @@ export class ChainApp {
         const y = b[k];
         return x instanceof Uint8Array && y instanceof Uint8Array ? !equalBytes(x, y) : x !== y;
       });
-      throw new InvalidBlockError(`proposed block ${block.header.height} does not re-execute to the same header (differs in ${diff.join(', ')})`);
+      throw new InvalidBlockError(
+        `proposed block ${block.header.height} does not re-execute to the same header (differs in ${diff.join(', ')})`,
+      );
     }
     return built;
   }
@@ -227,8 +308,23 @@ export class ChainApp {
   /** A commit certificate with this validator's own precommit signature (enough when it holds > 2/3 of power). */
   signCommit(built: BuiltBlock, key: KeyPair, round = 0): Commit {
     const validator = addressOf(key.publicKey);
-    const vote = signVote({ chainId: this.chainId, type: VOTE_PRECOMMIT, height: built.block.header.height, round, blockHash: built.hash, validator }, key);
-    return { height: built.block.header.height, round, blockHash: built.hash, signatures: [{ validator, signature: vote.signature }] };
+    const vote = signVote(
+      {
+        chainId: this.chainId,
+        type: VOTE_PRECOMMIT,
+        height: built.block.header.height,
+        round,
+        blockHash: built.hash,
+        validator,
+      },
+      key,
+    );
+    return {
+      height: built.block.header.height,
+      round,
+      blockHash: built.hash,
+      signatures: [{ validator, signature: vote.signature }],
+    };
   }
 
   /** A committed block and its commit certificate (both undefined above the committed height). */
@@ -260,7 +356,11 @@ export class ChainApp {
    * Writes the block, its commit, state changes, tx index and validator updates in one atomic batch, with the
    * consensus state after this block when given (so the snapshot never runs ahead of or behind the stored chain).
    */
-  async commitBlock(built: BuiltBlock, commit: Commit, opts: { chainStateSnapshot?: Uint8Array } = {}): Promise<CommittedBlock> {
+  async commitBlock(
+    built: BuiltBlock,
+    commit: Commit,
+    opts: { chainStateSnapshot?: Uint8Array } = {},
+  ): Promise<CommittedBlock> {
     const h = built.block.header.height;
     await this.deps.store.commitBlock({
       prepared: built.prepared,

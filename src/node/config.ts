@@ -132,20 +132,32 @@ const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debu
 
 type Check = (v: unknown) => string | null;
 
-const int = (min: number, max: number): Check => (v) =>
-  typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? null : `must be an integer from ${min} to ${max}`;
-const nonEmptyString: Check = (v) => (typeof v === 'string' && v.length > 0 && v.length < 4096 ? null : 'must be a non-empty string');
+const int =
+  (min: number, max: number): Check =>
+  (v) =>
+    typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max
+      ? null
+      : `must be an integer from ${min} to ${max}`;
+const nonEmptyString: Check = (v) =>
+  typeof v === 'string' && v.length > 0 && v.length < 4096 ? null : 'must be a non-empty string';
 const boolean: Check = (v) => (typeof v === 'boolean' ? null : 'must be true or false');
-const oneOf = (values: readonly string[]): Check => (v) =>
-  typeof v === 'string' && values.includes(v) ? null : `must be one of ${values.join(', ')}`;
-const nullable = (c: Check): Check => (v) => (v === null ? null : c(v));
+const oneOf =
+  (values: readonly string[]): Check =>
+  (v) =>
+    typeof v === 'string' && values.includes(v) ? null : `must be one of ${values.join(', ')}`;
+const nullable =
+  (c: Check): Check =>
+  (v) =>
+    v === null ? null : c(v);
 const host: Check = (v) =>
   typeof v === 'string' && /^[A-Za-z0-9.:-]{1,253}$/.test(v) ? null : 'must be a host name or IP address';
 
 const DAY_MS = 86_400_000;
 
 /** Every key with its check. The shape of DEFAULT_CONFIG and this table must match (a test checks it). */
-const SCHEMA: { [K in keyof NodeConfig]: NodeConfig[K] extends object ? { [J in keyof NodeConfig[K]]: Check } : Check } = {
+const SCHEMA: {
+  [K in keyof NodeConfig]: NodeConfig[K] extends object ? { [J in keyof NodeConfig[K]]: Check } : Check;
+} = {
   dataDir: nonEmptyString,
   validatorKeyFile: nonEmptyString,
   nodeKeyFile: nonEmptyString,
@@ -191,7 +203,9 @@ function show(v: unknown): string {
 }
 
 /** A deep partial config, as read from the file: missing keys take their defaults. */
-export type PartialConfig = { [K in keyof NodeConfig]?: NodeConfig[K] extends object ? Partial<NodeConfig[K]> : NodeConfig[K] };
+export type PartialConfig = {
+  [K in keyof NodeConfig]?: NodeConfig[K] extends object ? Partial<NodeConfig[K]> : NodeConfig[K];
+};
 
 /**
  * Validates a parsed config object (missing keys take their defaults) and returns the full config.
@@ -199,12 +213,15 @@ export type PartialConfig = { [K in keyof NodeConfig]?: NodeConfig[K] extends ob
  */
 export function parseConfig(raw: unknown, source = 'config'): NodeConfig {
   const fail = (path: string, what: string, v?: unknown): never => {
-    throw new ConfigError('BAD_CONFIG', `${source}: ${path} ${what}${v === undefined ? '' : ` (got ${show(v)})`}`, { path });
+    throw new ConfigError('BAD_CONFIG', `${source}: ${path} ${what}${v === undefined ? '' : ` (got ${show(v)})`}`, {
+      path,
+    });
   };
   if (!isPlainObject(raw)) fail('the top level', 'must be a JSON object');
   const obj = raw as Record<string, unknown>;
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(obj)) if (!(key in SCHEMA)) fail(key, `is not a config key (known: ${Object.keys(SCHEMA).join(', ')})`);
+  for (const key of Object.keys(obj))
+    if (!(key in SCHEMA)) fail(key, `is not a config key (known: ${Object.keys(SCHEMA).join(', ')})`);
   for (const [key, check] of Object.entries(SCHEMA) as [keyof NodeConfig, Check | Record<string, Check>][]) {
     const dflt = DEFAULT_CONFIG[key];
     const v = obj[key];
@@ -220,7 +237,8 @@ export function parseConfig(raw: unknown, source = 'config'): NodeConfig {
     if (v !== undefined && !isPlainObject(v)) fail(key, 'must be an object', v);
     const section = (v ?? {}) as Record<string, unknown>;
     for (const sub of Object.keys(section)) {
-      if (!(sub in check)) fail(`${key}.${sub}`, `is not a config key (known in ${key}: ${Object.keys(check).join(', ')})`);
+      if (!(sub in check))
+        fail(`${key}.${sub}`, `is not a config key (known in ${key}: ${Object.keys(check).join(', ')})`);
     }
     const merged: Record<string, unknown> = { ...(dflt as object) };
     for (const [sub, subCheck] of Object.entries(check)) {
@@ -234,21 +252,41 @@ export function parseConfig(raw: unknown, source = 'config'): NodeConfig {
   }
   const cfg = out as unknown as NodeConfig;
   // Cross-field rules.
-  if (cfg.mempool.maxTxsPerSender > cfg.mempool.maxTxs) fail('mempool.maxTxsPerSender', `must not exceed mempool.maxTxs (${cfg.mempool.maxTxs})`, cfg.mempool.maxTxsPerSender);
-  if (cfg.mempool.maxBytesPerSender > cfg.mempool.maxBytes) fail('mempool.maxBytesPerSender', `must not exceed mempool.maxBytes (${cfg.mempool.maxBytes})`, cfg.mempool.maxBytesPerSender);
-  if (cfg.mempool.maxTxBytes > cfg.block.maxBytes) fail('mempool.maxTxBytes', `must not exceed block.maxBytes (${cfg.block.maxBytes})`, cfg.mempool.maxTxBytes);
+  if (cfg.mempool.maxTxsPerSender > cfg.mempool.maxTxs)
+    fail(
+      'mempool.maxTxsPerSender',
+      `must not exceed mempool.maxTxs (${cfg.mempool.maxTxs})`,
+      cfg.mempool.maxTxsPerSender,
+    );
+  if (cfg.mempool.maxBytesPerSender > cfg.mempool.maxBytes)
+    fail(
+      'mempool.maxBytesPerSender',
+      `must not exceed mempool.maxBytes (${cfg.mempool.maxBytes})`,
+      cfg.mempool.maxBytesPerSender,
+    );
+  if (cfg.mempool.maxTxBytes > cfg.block.maxBytes)
+    fail('mempool.maxTxBytes', `must not exceed block.maxBytes (${cfg.block.maxBytes})`, cfg.mempool.maxTxBytes);
   if (cfg.rpc.maxBodyBytes < cfg.mempool.maxTxBytes * 2 + 1024) {
-    fail('rpc.maxBodyBytes', `must hold one tx in hex (at least ${cfg.mempool.maxTxBytes * 2 + 1024})`, cfg.rpc.maxBodyBytes);
+    fail(
+      'rpc.maxBodyBytes',
+      `must hold one tx in hex (at least ${cfg.mempool.maxTxBytes * 2 + 1024})`,
+      cfg.rpc.maxBodyBytes,
+    );
   }
   if (cfg.block.emptyBlockIntervalMs !== 0 && cfg.block.emptyBlockIntervalMs < cfg.block.intervalMs) {
-    fail('block.emptyBlockIntervalMs', `must be 0 or at least block.intervalMs (${cfg.block.intervalMs})`, cfg.block.emptyBlockIntervalMs);
+    fail(
+      'block.emptyBlockIntervalMs',
+      `must be 0 or at least block.intervalMs (${cfg.block.intervalMs})`,
+      cfg.block.emptyBlockIntervalMs,
+    );
   }
   return cfg;
 }
 
 /** Reads and validates a config file. A missing file is an error (init writes one); a bad one names the key. */
 export function loadConfigFile(path: string): NodeConfig {
-  if (!existsSync(path)) throw new ConfigError('NOT_FOUND', `${path}: no such config file (run \`autochain init\` first)`);
+  if (!existsSync(path))
+    throw new ConfigError('NOT_FOUND', `${path}: no such config file (run \`autochain init\` first)`);
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));

@@ -22,10 +22,20 @@ export interface ConsensusTimeouts {
   commitMs: number;
 }
 
-export const DEFAULT_TIMEOUTS: ConsensusTimeouts = { proposeMs: 3000, prevoteMs: 1000, precommitMs: 1000, deltaMs: 500, commitMs: 1000 };
+export const DEFAULT_TIMEOUTS: ConsensusTimeouts = {
+  proposeMs: 3000,
+  prevoteMs: 1000,
+  precommitMs: 1000,
+  deltaMs: 500,
+  commitMs: 1000,
+};
 
 export const DEFAULT_STAKING: Genesis['staking'] = {
-  bondAsset: 'STAKE', unbondingMs: 21n * 86_400_000n, slashBps: 500, jailMs: 86_400_000n, minStake: 1n,
+  bondAsset: 'STAKE',
+  unbondingMs: 21n * 86_400_000n,
+  slashBps: 500,
+  jailMs: 86_400_000n,
+  minStake: 1n,
 };
 
 /** The parsed genesis: the VM's part, the node's chain parameters, and the hash of the file's canonical JSON. */
@@ -64,7 +74,9 @@ class Reader {
   obj(v: unknown, path: string, keys: readonly string[]): Record<string, unknown> {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(path, 'must be an object');
     const o = v as Record<string, unknown>;
-    for (const k of Object.keys(o)) if (!keys.includes(k)) this.fail(path === '' ? k : `${path}.${k}`, `is not a genesis field (known: ${keys.join(', ')})`);
+    for (const k of Object.keys(o))
+      if (!keys.includes(k))
+        this.fail(path === '' ? k : `${path}.${k}`, `is not a genesis field (known: ${keys.join(', ')})`);
     return o;
   }
 
@@ -75,12 +87,14 @@ class Reader {
   }
 
   str(v: unknown, path: string, re?: RegExp, what = 'a non-empty string'): string {
-    if (typeof v !== 'string' || v.length === 0 || v.length > 256 || (re && !re.test(v))) this.fail(path, `must be ${what}`);
+    if (typeof v !== 'string' || v.length === 0 || v.length > 256 || (re && !re.test(v)))
+      this.fail(path, `must be ${what}`);
     return v;
   }
 
   dec(v: unknown, path: string, { positive = false } = {}): bigint {
-    if (typeof v !== 'string' || !/^(0|[1-9][0-9]{0,19})$/.test(v)) this.fail(path, 'must be a decimal string such as "1000"');
+    if (typeof v !== 'string' || !/^(0|[1-9][0-9]{0,19})$/.test(v))
+      this.fail(path, 'must be a decimal string such as "1000"');
     const n = BigInt(v);
     if (n >= 1n << 64n) this.fail(path, 'must fit in 64 bits');
     if (positive && n === 0n) this.fail(path, 'must be greater than 0');
@@ -88,7 +102,8 @@ class Reader {
   }
 
   int(v: unknown, path: string, min: number, max: number): number {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) this.fail(path, `must be an integer from ${min} to ${max}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+      this.fail(path, `must be an integer from ${min} to ${max}`);
     return v;
   }
 
@@ -113,13 +128,27 @@ const MEMBER_ID = /^[a-z0-9][a-z0-9-]{0,31}$/;
 /** Validates a parsed genesis document. Throws ConfigError('BAD_GENESIS') naming the first bad field. */
 export function parseGenesis(raw: unknown, source = 'genesis'): ChainGenesis {
   const r = new Reader(source);
-  const top = r.obj(raw, '', ['chainId', 'genesisTime', 'members', 'validators', 'balances', 'assets', 'caps', 'staking', 'blockGasLimit', 'consensus']);
+  const top = r.obj(raw, '', [
+    'chainId',
+    'genesisTime',
+    'members',
+    'validators',
+    'balances',
+    'assets',
+    'caps',
+    'staking',
+    'blockGasLimit',
+    'consensus',
+  ]);
   const chainId = r.str(top.chainId, 'chainId', CHAIN_ID_PATTERN, 'lowercase letters, digits and dashes, at most 48');
   const genesisTimeMs = parseTime(r, top.genesisTime, 'genesisTime');
 
   const assets = r.list(top.assets ?? [], 'assets').map((a, i) => {
     const o = r.obj(a, `assets[${i}]`, ['code', 'decimals']);
-    return { code: r.str(o.code, `assets[${i}].code`, ASSET_CODE, 'an asset code such as "CNY" (A-Z, 0-9)'), decimals: r.int(o.decimals, `assets[${i}].decimals`, 0, 18) };
+    return {
+      code: r.str(o.code, `assets[${i}].code`, ASSET_CODE, 'an asset code such as "CNY" (A-Z, 0-9)'),
+      decimals: r.int(o.decimals, `assets[${i}].decimals`, 0, 18),
+    };
   });
   const assetCodes = new Set<string>();
   for (const [i, a] of assets.entries()) {
@@ -131,7 +160,8 @@ export function parseGenesis(raw: unknown, source = 'genesis'): ChainGenesis {
     const p = `members[${i}]`;
     const o = r.obj(m, p, ['id', 'name', 'roles', 'accounts']);
     const roles = r.list(o.roles, `${p}.roles`).map((x, j) => {
-      if (typeof x !== 'string' || !(ROLES as readonly string[]).includes(x)) r.fail(`${p}.roles[${j}]`, `must be one of ${ROLES.join(', ')}`);
+      if (typeof x !== 'string' || !(ROLES as readonly string[]).includes(x))
+        r.fail(`${p}.roles[${j}]`, `must be one of ${ROLES.join(', ')}`);
       return x as Role;
     });
     if (roles.length === 0) r.fail(`${p}.roles`, 'must name at least one role');
@@ -139,7 +169,9 @@ export function parseGenesis(raw: unknown, source = 'genesis'): ChainGenesis {
       id: r.str(o.id, `${p}.id`, MEMBER_ID, 'a member id (lowercase letters, digits, dashes)'),
       name: r.str(o.name, `${p}.name`),
       roles,
-      accounts: r.list(o.accounts, `${p}.accounts`).map((k, j) => r.hex(k, `${p}.accounts[${j}]`, 32, 'an ed25519 public key')),
+      accounts: r
+        .list(o.accounts, `${p}.accounts`)
+        .map((k, j) => r.hex(k, `${p}.accounts[${j}]`, 32, 'an ed25519 public key')),
     };
   });
   const memberIds = new Set<string>();
@@ -149,7 +181,8 @@ export function parseGenesis(raw: unknown, source = 'genesis'): ChainGenesis {
     memberIds.add(m.id);
     for (const [j, k] of m.accounts.entries()) {
       const h = toHex(k);
-      if (accountOwners.has(h)) r.fail(`members[${i}].accounts[${j}]`, `already belongs to member ${accountOwners.get(h)}`);
+      if (accountOwners.has(h))
+        r.fail(`members[${i}].accounts[${j}]`, `already belongs to member ${accountOwners.get(h)}`);
       accountOwners.set(h, m.id);
     }
   }
@@ -159,7 +192,11 @@ export function parseGenesis(raw: unknown, source = 'genesis'): ChainGenesis {
     const o = r.obj(v, p, ['publicKey', 'stake', 'memberId']);
     const memberId = r.str(o.memberId, `${p}.memberId`);
     if (!memberIds.has(memberId)) r.fail(`${p}.memberId`, `names no member (${memberId})`);
-    return { publicKey: r.hex(o.publicKey, `${p}.publicKey`, 32, 'an ed25519 public key'), stake: r.dec(o.stake, `${p}.stake`, { positive: true }), memberId };
+    return {
+      publicKey: r.hex(o.publicKey, `${p}.publicKey`, 32, 'an ed25519 public key'),
+      stake: r.dec(o.stake, `${p}.stake`, { positive: true }),
+      memberId,
+    };
   });
   if (validators.length === 0) r.fail('validators', 'must list at least one validator');
   const vkeys = new Set<string>();
@@ -168,7 +205,8 @@ export function parseGenesis(raw: unknown, source = 'genesis'): ChainGenesis {
     if (vkeys.has(h)) r.fail(`validators[${i}].publicKey`, 'repeats a validator key');
     vkeys.add(h);
     const owner = members.find((m) => m.id === v.memberId);
-    if (owner && !owner.roles.includes('validator')) r.fail(`validators[${i}].memberId`, `member ${v.memberId} lacks the validator role`);
+    if (owner && !owner.roles.includes('validator'))
+      r.fail(`validators[${i}].memberId`, `member ${v.memberId} lacks the validator role`);
   }
 
   const balances = r.list(top.balances ?? [], 'balances').map((b, i) => {
@@ -176,7 +214,11 @@ export function parseGenesis(raw: unknown, source = 'genesis'): ChainGenesis {
     const o = r.obj(b, p, ['asset', 'address', 'amount']);
     const asset = r.str(o.asset, `${p}.asset`, ASSET_CODE, 'an asset code');
     if (!assetCodes.has(asset)) r.fail(`${p}.asset`, `is not listed in assets (${asset})`);
-    return { asset, address: r.hex(o.address, `${p}.address`, 20, 'an address'), amount: r.dec(o.amount, `${p}.amount`, { positive: true }) };
+    return {
+      asset,
+      address: r.hex(o.address, `${p}.address`, 20, 'an address'),
+      amount: r.dec(o.amount, `${p}.amount`, { positive: true }),
+    };
   });
   const supply = new Map<string, bigint>();
   for (const [i, b] of balances.entries()) {
@@ -188,19 +230,28 @@ export function parseGenesis(raw: unknown, source = 'genesis'): ChainGenesis {
   const capsIn = r.obj(top.caps ?? {}, 'caps', Object.keys(DEFAULT_CAPS));
   const caps: RegulatoryCaps = { ...DEFAULT_CAPS };
   for (const k of Object.keys(DEFAULT_CAPS) as (keyof RegulatoryCaps)[]) {
-    if (capsIn[k] !== undefined) caps[k] = r.int(capsIn[k], `caps.${k}`, k.startsWith('ltv') ? 1 : 1, k.startsWith('ltv') ? 10_000 : 600);
+    if (capsIn[k] !== undefined)
+      caps[k] = r.int(capsIn[k], `caps.${k}`, k.startsWith('ltv') ? 1 : 1, k.startsWith('ltv') ? 10_000 : 600);
   }
 
   const st = r.obj(top.staking ?? {}, 'staking', ['bondAsset', 'unbondingMs', 'slashBps', 'jailMs', 'minStake']);
   const staking: Genesis['staking'] = {
-    bondAsset: st.bondAsset === undefined ? DEFAULT_STAKING.bondAsset : r.str(st.bondAsset, 'staking.bondAsset', ASSET_CODE, 'an asset code'),
-    unbondingMs: st.unbondingMs === undefined ? DEFAULT_STAKING.unbondingMs : r.dec(st.unbondingMs, 'staking.unbondingMs'),
+    bondAsset:
+      st.bondAsset === undefined
+        ? DEFAULT_STAKING.bondAsset
+        : r.str(st.bondAsset, 'staking.bondAsset', ASSET_CODE, 'an asset code'),
+    unbondingMs:
+      st.unbondingMs === undefined ? DEFAULT_STAKING.unbondingMs : r.dec(st.unbondingMs, 'staking.unbondingMs'),
     slashBps: st.slashBps === undefined ? DEFAULT_STAKING.slashBps : r.int(st.slashBps, 'staking.slashBps', 0, 10_000),
     jailMs: st.jailMs === undefined ? DEFAULT_STAKING.jailMs : r.dec(st.jailMs, 'staking.jailMs'),
-    minStake: st.minStake === undefined ? DEFAULT_STAKING.minStake : r.dec(st.minStake, 'staking.minStake', { positive: true }),
+    minStake:
+      st.minStake === undefined ? DEFAULT_STAKING.minStake : r.dec(st.minStake, 'staking.minStake', { positive: true }),
   };
 
-  const blockGasLimit = top.blockGasLimit === undefined ? DEFAULT_BLOCK_GAS_LIMIT : r.dec(top.blockGasLimit, 'blockGasLimit', { positive: true });
+  const blockGasLimit =
+    top.blockGasLimit === undefined
+      ? DEFAULT_BLOCK_GAS_LIMIT
+      : r.dec(top.blockGasLimit, 'blockGasLimit', { positive: true });
 
   const cIn = r.obj(top.consensus ?? {}, 'consensus', Object.keys(DEFAULT_TIMEOUTS));
   const consensus: ConsensusTimeouts = { ...DEFAULT_TIMEOUTS };
@@ -220,7 +271,11 @@ export function genesisDocOf(g: Omit<ChainGenesis, 'hash'>): GenesisDoc {
     chainId: vm.chainId,
     genesisTime: vm.genesisTimeMs.toString(),
     members: vm.members.map((m) => ({ id: m.id, name: m.name, roles: [...m.roles], accounts: m.accounts.map(toHex) })),
-    validators: vm.validators.map((v) => ({ publicKey: toHex(v.publicKey), stake: v.stake.toString(), memberId: v.memberId })),
+    validators: vm.validators.map((v) => ({
+      publicKey: toHex(v.publicKey),
+      stake: v.stake.toString(),
+      memberId: v.memberId,
+    })),
     balances: vm.balances.map((b) => ({ asset: b.asset, address: toHex(b.address), amount: b.amount.toString() })),
     assets: vm.assets.map((a) => ({ code: a.code, decimals: a.decimals })),
     caps: { ...vm.caps },
@@ -237,7 +292,8 @@ export function genesisDocOf(g: Omit<ChainGenesis, 'hash'>): GenesisDoc {
 }
 
 export function loadGenesisFile(path: string): ChainGenesis {
-  if (!existsSync(path)) throw new ConfigError('NOT_FOUND', `${path}: no such genesis file (run \`autochain init\` first)`);
+  if (!existsSync(path))
+    throw new ConfigError('NOT_FOUND', `${path}: no such genesis file (run \`autochain init\` first)`);
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));

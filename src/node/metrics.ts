@@ -43,21 +43,62 @@ export class NodeMetrics {
       buckets: [0, 1, 10, 100, 500, 1000, 2500, 5000, 10000],
       registers,
     });
-    this.txsCommitted = new Counter({ name: 'autochain_chain_txs_committed_total', help: 'Committed txs by receipt code', labelNames: ['code'], registers });
-    this.mempoolAdmitted = new Counter({ name: 'autochain_mempool_admitted_total', help: 'Txs admitted to the mempool', registers });
-    this.mempoolRefused = new Counter({ name: 'autochain_mempool_refused_total', help: 'Txs refused by the mempool, by reason', labelNames: ['reason'], registers });
-    new Gauge({
-      name: 'autochain_mempool_size_txs', help: 'Txs waiting in the mempool', registers,
-      collect() { this.set(mempool().size); },
+    this.txsCommitted = new Counter({
+      name: 'autochain_chain_txs_committed_total',
+      help: 'Committed txs by receipt code',
+      labelNames: ['code'],
+      registers,
+    });
+    this.mempoolAdmitted = new Counter({
+      name: 'autochain_mempool_admitted_total',
+      help: 'Txs admitted to the mempool',
+      registers,
+    });
+    this.mempoolRefused = new Counter({
+      name: 'autochain_mempool_refused_total',
+      help: 'Txs refused by the mempool, by reason',
+      labelNames: ['reason'],
+      registers,
     });
     new Gauge({
-      name: 'autochain_mempool_size_bytes', help: 'Bytes of txs waiting in the mempool', registers,
-      collect() { this.set(mempool().bytes); },
+      name: 'autochain_mempool_size_txs',
+      help: 'Txs waiting in the mempool',
+      registers,
+      collect() {
+        this.set(mempool().size);
+      },
     });
-    this.rpcRequests = new Counter({ name: 'autochain_rpc_requests_total', help: 'JSON-RPC requests by method', labelNames: ['method', 'transport'], registers });
-    this.rpcErrors = new Counter({ name: 'autochain_rpc_errors_total', help: 'JSON-RPC error answers by method and code', labelNames: ['method', 'code'], registers });
-    this.rpcConnections = new Gauge({ name: 'autochain_rpc_connections_count', help: 'Open RPC connections', labelNames: ['transport'], registers });
-    this.rpcSubscriptions = new Gauge({ name: 'autochain_rpc_subscriptions_count', help: 'Live WebSocket subscriptions', registers });
+    new Gauge({
+      name: 'autochain_mempool_size_bytes',
+      help: 'Bytes of txs waiting in the mempool',
+      registers,
+      collect() {
+        this.set(mempool().bytes);
+      },
+    });
+    this.rpcRequests = new Counter({
+      name: 'autochain_rpc_requests_total',
+      help: 'JSON-RPC requests by method',
+      labelNames: ['method', 'transport'],
+      registers,
+    });
+    this.rpcErrors = new Counter({
+      name: 'autochain_rpc_errors_total',
+      help: 'JSON-RPC error answers by method and code',
+      labelNames: ['method', 'code'],
+      registers,
+    });
+    this.rpcConnections = new Gauge({
+      name: 'autochain_rpc_connections_count',
+      help: 'Open RPC connections',
+      labelNames: ['transport'],
+      registers,
+    });
+    this.rpcSubscriptions = new Gauge({
+      name: 'autochain_rpc_subscriptions_count',
+      help: 'Live WebSocket subscriptions',
+      registers,
+    });
   }
 
   async text(): Promise<string> {

@@ -82,7 +82,10 @@ export class Node implements RpcBackend {
   private rpcAddress: { host: string; port: number; url: string } | null = null;
   private readonly clock: () => number;
 
-  constructor(readonly opts: NodeOptions, private readonly deps: NodeDeps = {}) {
+  constructor(
+    readonly opts: NodeOptions,
+    private readonly deps: NodeDeps = {},
+  ) {
     const { config, genesis } = opts;
     this.logger = deps.logger ?? pino({ level: config.log.level, base: { chainId: genesis.vm.chainId } });
     this.clock = deps.clock ?? Date.now;
@@ -133,7 +136,13 @@ export class Node implements RpcBackend {
       await this.app.initChain();
       this.metrics?.height.set(Number(this.store.height()));
 
-      const ctx: ProducerContext = { app: this.app, mempool: this.mempool, logger: this.logger, metrics: this.metrics, onCommitted: (b) => this.onCommitted(b) };
+      const ctx: ProducerContext = {
+        app: this.app,
+        mempool: this.mempool,
+        logger: this.logger,
+        metrics: this.metrics,
+        onCommitted: (b) => this.onCommitted(b),
+      };
       if (this.deps.createProducer) this.producer = this.deps.createProducer(ctx);
       else if (validatorKey && config.consensus.engine === 'bft') {
         this.producer = new BftProducer(
@@ -142,21 +151,40 @@ export class Node implements RpcBackend {
         );
       } else if (validatorKey) {
         this.producer = new SoloProducer(config.block, {
-          ...ctx, key: validatorKey, clock: this.clock, genesisTimeMs: genesis.vm.genesisTimeMs, blockGasLimit: genesis.blockGasLimit,
+          ...ctx,
+          key: validatorKey,
+          clock: this.clock,
+          genesisTimeMs: genesis.vm.genesisTimeMs,
+          blockGasLimit: genesis.blockGasLimit,
         });
       } else {
         this.logger.warn('no validator key: this node serves RPC and makes no blocks');
       }
-      this.rpc = new RpcServer({ ...config.rpc, maxTxBytes: config.mempool.maxTxBytes }, {
-        backend: this,
-        logger: this.logger.child({ module: 'rpc' }),
-        metrics: this.metrics,
-        health: () => ({ ok: this.stateValue === 'running' && !this.producer?.failure, state: this.stateValue, ...(this.producer?.failure ? { failure: this.producer.failure.message } : {}) }),
-      });
+      this.rpc = new RpcServer(
+        { ...config.rpc, maxTxBytes: config.mempool.maxTxBytes },
+        {
+          backend: this,
+          logger: this.logger.child({ module: 'rpc' }),
+          metrics: this.metrics,
+          health: () => ({
+            ok: this.stateValue === 'running' && !this.producer?.failure,
+            state: this.stateValue,
+            ...(this.producer?.failure ? { failure: this.producer.failure.message } : {}),
+          }),
+        },
+      );
       this.rpcAddress = await this.rpc.start();
       this.producer?.start();
       this.stateValue = 'running';
-      this.logger.info({ rpc: this.rpcAddress.url, height: this.store.height().toString(), validator: this.validatorAddress ? toHex(this.validatorAddress) : null, v8Flags }, 'node started');
+      this.logger.info(
+        {
+          rpc: this.rpcAddress.url,
+          height: this.store.height().toString(),
+          validator: this.validatorAddress ? toHex(this.validatorAddress) : null,
+          v8Flags,
+        },
+        'node started',
+      );
       return { rpcUrl: this.rpcAddress.url, height: this.store.height() };
     } catch (e) {
       await this.closeAll();
@@ -263,7 +291,9 @@ export class Node implements RpcBackend {
     return r ? { height: r.height, index: r.index, tx: r.tx, receipt: r.receipt } : null;
   }
 
-  async getProof(key: Uint8Array): Promise<{ value: Uint8Array | null; proof: Uint8Array; root: Uint8Array; height: bigint }> {
+  async getProof(
+    key: Uint8Array,
+  ): Promise<{ value: Uint8Array | null; proof: Uint8Array; root: Uint8Array; height: bigint }> {
     const store = this.requireStore();
     // Synchronous reads: height, root and proof all come from the same committed state.
     const height = store.height();
@@ -273,7 +303,8 @@ export class Node implements RpcBackend {
   }
 
   async submitTx(txBytes: Uint8Array): Promise<{ hash: Uint8Array; hashHex: string }> {
-    if (this.stateValue !== 'running') throw new RpcFailure(RPC_ERRORS.UNAVAILABLE, `the node is ${this.stateValue} and accepts no txs`);
+    if (this.stateValue !== 'running')
+      throw new RpcFailure(RPC_ERRORS.UNAVAILABLE, `the node is ${this.stateValue} and accepts no txs`);
     try {
       const r = await this.mempool.add(txBytes);
       this.metrics?.mempoolAdmitted.inc();

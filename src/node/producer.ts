@@ -46,7 +46,10 @@ export class SoloProducer implements BlockProducer {
   private warnedNoPower = false;
   failure: Error | null = null;
 
-  constructor(private readonly opts: BlockConfig, private readonly deps: SoloProducerDeps) {
+  constructor(
+    private readonly opts: BlockConfig,
+    private readonly deps: SoloProducerDeps,
+  ) {
     this.lastBlockAtMs = deps.clock();
   }
 
@@ -101,7 +104,10 @@ export class SoloProducer implements BlockProducer {
     const ok = mine * 3n > total * 2n;
     if (!ok && !this.warnedNoPower) {
       this.warnedNoPower = true;
-      this.deps.logger.warn({ validator: toHex(me), power: mine.toString(), totalPower: total.toString() }, 'this validator holds no more than 2/3 of the power: it cannot commit blocks alone (run the BFT engine)');
+      this.deps.logger.warn(
+        { validator: toHex(me), power: mine.toString(), totalPower: total.toString() },
+        'this validator holds no more than 2/3 of the power: it cannot commit blocks alone (run the BFT engine)',
+      );
     }
     return ok;
   }
@@ -109,7 +115,11 @@ export class SoloProducer implements BlockProducer {
   private async maybeProduce(): Promise<void> {
     const { app, mempool, key, logger, metrics } = this.deps;
     if (!this.hasQuorumAlone()) return;
-    const entries = mempool.reap({ maxGas: this.deps.blockGasLimit, maxTxs: this.opts.maxTxs, maxBytes: this.opts.maxBytes });
+    const entries = mempool.reap({
+      maxGas: this.deps.blockGasLimit,
+      maxTxs: this.opts.maxTxs,
+      maxBytes: this.opts.maxBytes,
+    });
     const now = this.deps.clock();
     const emptyDue = this.opts.emptyBlockIntervalMs > 0 && now - this.lastBlockAtMs >= this.opts.emptyBlockIntervalMs;
     if (entries.length === 0 && !emptyDue) return;
@@ -128,7 +138,8 @@ export class SoloProducer implements BlockProducer {
     this.lastBlockAtMs = this.deps.clock();
     if (metrics) {
       metrics.blockBuild.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      if (this.lastCommitWallMs !== null) metrics.blockInterval.observe((this.lastBlockAtMs - this.lastCommitWallMs) / 1000);
+      if (this.lastCommitWallMs !== null)
+        metrics.blockInterval.observe((this.lastBlockAtMs - this.lastCommitWallMs) / 1000);
     }
     this.lastCommitWallMs = this.lastBlockAtMs;
     logger.debug({ height: height.toString(), txs: entries.length, hash: toHex(built.hash) }, 'block committed');

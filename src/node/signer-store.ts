@@ -28,7 +28,10 @@ export class FileSignStateStore implements SignStateStore {
       return decodeSignState(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     } catch (e) {
       if (e instanceof CodecError) {
-        throw new ConsensusError('SIGN_STATE_CORRUPT', `${this.path}: unreadable signer state (${e.message}); refusing to sign`);
+        throw new ConsensusError(
+          'SIGN_STATE_CORRUPT',
+          `${this.path}: unreadable signer state (${e.message}); refusing to sign`,
+        );
       }
       throw e;
     }

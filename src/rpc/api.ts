@@ -387,9 +387,24 @@ export type ParamsOf<M extends RpcMethod> = RpcMethods[M]['params'];
 export type ResultOf<M extends RpcMethod> = RpcMethods[M]['result'];
 
 export const RPC_METHODS: readonly RpcMethod[] = [
-  'tx_submit', 'tx_get', 'chain_status', 'chain_getBlock', 'chain_getCommit', 'state_get', 'state_getProof',
-  'validator_list', 'member_list', 'account_get', 'vehicle_get', 'credit_get', 'product_list', 'loan_get',
-  'loan_listByBorrower', 'loan_listDelinquent', 'subscribe', 'unsubscribe',
+  'tx_submit',
+  'tx_get',
+  'chain_status',
+  'chain_getBlock',
+  'chain_getCommit',
+  'state_get',
+  'state_getProof',
+  'validator_list',
+  'member_list',
+  'account_get',
+  'vehicle_get',
+  'credit_get',
+  'product_list',
+  'loan_get',
+  'loan_listByBorrower',
+  'loan_listDelinquent',
+  'subscribe',
+  'unsubscribe',
 ];
 
 // ---------------------------------------------------------------- errors

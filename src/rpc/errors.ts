@@ -1,15 +1,21 @@
 // RPC failures: a JSON-RPC error code from api.ts, a sentence for people, and optional data.
 import { AutochainError } from '../core/errors.js';
 import { RPC_ERRORS, type JsonObject, type RpcErrorObject } from './api.js';
-import { MempoolError } from '../mempool/errors.js';
+import type { MempoolError } from '../mempool/errors.js';
 
 export class RpcFailure extends AutochainError<string> {
-  constructor(readonly rpcCode: number, message: string, readonly data?: JsonObject) {
+  constructor(
+    readonly rpcCode: number,
+    message: string,
+    readonly data?: JsonObject,
+  ) {
     super(String(rpcCode), message, data ?? {});
   }
 
   toJson(): RpcErrorObject {
-    return this.data === undefined ? { code: this.rpcCode, message: this.message } : { code: this.rpcCode, message: this.message, data: this.data };
+    return this.data === undefined
+      ? { code: this.rpcCode, message: this.message }
+      : { code: this.rpcCode, message: this.message, data: this.data };
   }
 }
 

@@ -10,7 +10,13 @@ export function eventJson(e: VmEvent): JsonEvent {
 }
 
 export function receiptJson(r: Receipt): JsonReceipt {
-  return { txHash: toHex(r.txHash), code: r.code, message: r.message, gasUsed: r.gasUsed.toString(), events: r.events.map(eventJson) };
+  return {
+    txHash: toHex(r.txHash),
+    code: r.code,
+    message: r.message,
+    gasUsed: r.gasUsed.toString(),
+    events: r.events.map(eventJson),
+  };
 }
 
 export function txJson(tx: Tx, hash: Uint8Array): JsonTx {

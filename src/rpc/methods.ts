@@ -8,14 +8,28 @@ import { decodeBlock, decodeCommit, decodeTx, txHash } from '../core/types.js';
 import { MempoolError } from '../mempool/errors.js';
 import { ReceiptSchema, receiptFromWire, type Receipt } from '../vm/types.js';
 import {
-  RPC_ERRORS, type ChainStatusResult, type Page, type StateGetProofResult, type StateGetResult, type TxGetResult,
-  type TxSubmitResult, type TxCommitted,
+  RPC_ERRORS,
+  type ChainStatusResult,
+  type Page,
+  type StateGetProofResult,
+  type StateGetResult,
+  type TxGetResult,
+  type TxSubmitResult,
+  type TxCommitted,
 } from './api.js';
 import type { CommittedBlock, RpcBackend } from './backend.js';
 import { RpcFailure, fromMempoolError, invalidParams, notFound } from './errors.js';
 import { blockJson, commitJson, receiptJson, txJson } from './json.js';
 import {
-  addressParam, boolParam, hexParam, intParam, pageParams, paramsObject, stringParam, u64Param, type Params,
+  addressParam,
+  boolParam,
+  hexParam,
+  intParam,
+  pageParams,
+  paramsObject,
+  stringParam,
+  u64Param,
+  type Params,
 } from './params.js';
 import { VIEWS } from './views.js';
 
@@ -45,10 +59,17 @@ type WaitOutcome = TxCommitted | 'timeout' | 'stopped';
  * Resolves when the tx commits, with 'timeout' after timeoutMs, or 'stopped' when the server stops. It listens
  * before the tx is submitted, so a commit cannot slip between submission and waiting.
  */
-function waitForCommit(backend: RpcBackend, hash: Uint8Array, timeoutMs: number, waiters: Set<() => void>): { promise: Promise<WaitOutcome>; cancel(): void } {
+function waitForCommit(
+  backend: RpcBackend,
+  hash: Uint8Array,
+  timeoutMs: number,
+  waiters: Set<() => void>,
+): { promise: Promise<WaitOutcome>; cancel(): void } {
   const hashHex = toHex(hash);
   let settle: (v: WaitOutcome) => void = () => {};
-  const promise = new Promise<WaitOutcome>((resolve) => { settle = resolve; });
+  const promise = new Promise<WaitOutcome>((resolve) => {
+    settle = resolve;
+  });
   const off = backend.onBlock((b: CommittedBlock) => {
     const t = b.txs.find((x) => toHex(x.hash) === hashHex);
     if (t) done({ height: b.height.toString(), index: t.index, receipt: receiptJson(t.receipt) });
@@ -93,10 +114,18 @@ export function createMethods(backend: RpcBackend, opts: MethodOptions): Methods
     if (!waiter) return result;
     const outcome = await waiter.promise;
     if (outcome === 'timeout') {
-      throw new RpcFailure(RPC_ERRORS.TIMEOUT, `tx ${toHex(hash)} was accepted but not committed within ${timeoutMs} ms; query it with tx_get`, { hash: toHex(hash), timeoutMs });
+      throw new RpcFailure(
+        RPC_ERRORS.TIMEOUT,
+        `tx ${toHex(hash)} was accepted but not committed within ${timeoutMs} ms; query it with tx_get`,
+        { hash: toHex(hash), timeoutMs },
+      );
     }
     if (outcome === 'stopped') {
-      throw new RpcFailure(RPC_ERRORS.UNAVAILABLE, `the node is stopping; tx ${toHex(hash)} was accepted but its commit was not seen; query it with tx_get after the restart`, { hash: toHex(hash) });
+      throw new RpcFailure(
+        RPC_ERRORS.UNAVAILABLE,
+        `the node is stopping; tx ${toHex(hash)} was accepted but its commit was not seen; query it with tx_get after the restart`,
+        { hash: toHex(hash) },
+      );
     }
     return { ...result, committed: outcome };
   };
@@ -142,7 +171,8 @@ export function createMethods(backend: RpcBackend, opts: MethodOptions): Methods
 
   const chainGetBlock: Handler = async (raw) => {
     const p = paramsObject(raw, ['height', 'hash']);
-    if ((p.height === undefined) === (p.hash === undefined)) throw invalidParams('height', 'or hash must be given (exactly one of them)');
+    if ((p.height === undefined) === (p.hash === undefined))
+      throw invalidParams('height', 'or hash must be given (exactly one of them)');
     let bytes: Uint8Array | null;
     let what: string;
     if (p.hash !== undefined) {
@@ -152,7 +182,10 @@ export function createMethods(backend: RpcBackend, opts: MethodOptions): Methods
     } else {
       const height = u64Param(p, 'height');
       bytes = height === 0n ? null : await backend.getBlock(height);
-      what = height === 0n ? 'block 0 (genesis has no block; the first block is 1)' : `block at height ${height} (last is ${backend.height()})`;
+      what =
+        height === 0n
+          ? 'block 0 (genesis has no block; the first block is 1)'
+          : `block at height ${height} (last is ${backend.height()})`;
     }
     if (bytes === null) throw notFound(what);
     return blockJson(decodeBlock(bytes), decodeTx, bytes);
@@ -171,7 +204,11 @@ export function createMethods(backend: RpcBackend, opts: MethodOptions): Methods
     const key = hexParam(p, 'key', { maxBytes: MAX_STATE_KEY_BYTES });
     const height = backend.height();
     const v = state().get(key);
-    const result: StateGetResult = { key: toHex(key), value: v === undefined ? null : toHex(v), height: height.toString() };
+    const result: StateGetResult = {
+      key: toHex(key),
+      value: v === undefined ? null : toHex(v),
+      height: height.toString(),
+    };
     return result;
   };
 
@@ -180,7 +217,11 @@ export function createMethods(backend: RpcBackend, opts: MethodOptions): Methods
     const key = hexParam(p, 'key', { maxBytes: MAX_STATE_KEY_BYTES });
     const r = await backend.getProof(key);
     const result: StateGetProofResult = {
-      key: toHex(key), value: r.value === null ? null : toHex(r.value), height: r.height.toString(), root: toHex(r.root), proof: toHex(r.proof),
+      key: toHex(key),
+      value: r.value === null ? null : toHex(r.value),
+      height: r.height.toString(),
+      root: toHex(r.root),
+      proof: toHex(r.proof),
     };
     return result;
   };
@@ -217,7 +258,12 @@ export function createMethods(backend: RpcBackend, opts: MethodOptions): Methods
 
   const productList: Handler = (raw) => {
     const p = paramsObject(raw, ['lender', 'offset', 'limit']);
-    const lender = stringParam(p, 'lender', { max: 40, pattern: LENDER_PATTERN, what: 'a lender address (40 hex characters) or member id', optional: true });
+    const lender = stringParam(p, 'lender', {
+      max: 40,
+      pattern: LENDER_PATTERN,
+      what: 'a lender address (40 hex characters) or member id',
+      optional: true,
+    });
     const pg = pageParams(p, opts.maxPageLimit);
     const r = VIEWS.listProducts(state(), lender === undefined ? pg : { ...pg, lender: lender.toLowerCase() });
     return page(r.items, r.total, pg);

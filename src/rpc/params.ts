@@ -10,20 +10,35 @@ export function paramsObject(raw: unknown, allowed: readonly string[]): Params {
   if (raw === undefined || raw === null) return {};
   if (typeof raw !== 'object' || Array.isArray(raw)) throw invalidParams('params', 'must be an object of named params');
   const p = raw as Params;
-  for (const k of Object.keys(p)) if (!allowed.includes(k)) throw invalidParams(k, `is not a param of this method (known: ${allowed.join(', ') || 'none'})`);
+  for (const k of Object.keys(p))
+    if (!allowed.includes(k))
+      throw invalidParams(k, `is not a param of this method (known: ${allowed.join(', ') || 'none'})`);
   return p;
 }
 
-export function hexParam(p: Params, name: string, opts: { bytes?: number; maxBytes?: number; optional?: false }): Uint8Array;
-export function hexParam(p: Params, name: string, opts: { bytes?: number; maxBytes?: number; optional: true }): Uint8Array | undefined;
-export function hexParam(p: Params, name: string, opts: { bytes?: number; maxBytes?: number; optional?: boolean }): Uint8Array | undefined {
+export function hexParam(
+  p: Params,
+  name: string,
+  opts: { bytes?: number; maxBytes?: number; optional?: false },
+): Uint8Array;
+export function hexParam(
+  p: Params,
+  name: string,
+  opts: { bytes?: number; maxBytes?: number; optional: true },
+): Uint8Array | undefined;
+export function hexParam(
+  p: Params,
+  name: string,
+  opts: { bytes?: number; maxBytes?: number; optional?: boolean },
+): Uint8Array | undefined {
   const v = p[name];
   if (v === undefined && opts.optional) return undefined;
   if (v === undefined) throw invalidParams(name, 'is required');
   const what = opts.bytes !== undefined ? `${opts.bytes * 2} hex characters` : 'a hex string';
   if (typeof v !== 'string' || !isHex(v, opts.bytes)) throw invalidParams(name, `must be ${what}`);
   const b = fromHex(v);
-  if (opts.maxBytes !== undefined && b.length > opts.maxBytes) throw invalidParams(name, `must be at most ${opts.maxBytes} bytes`);
+  if (opts.maxBytes !== undefined && b.length > opts.maxBytes)
+    throw invalidParams(name, `must be at most ${opts.maxBytes} bytes`);
   return b;
 }
 
@@ -47,7 +62,8 @@ export function intParam(p: Params, name: string, min: number, max: number, dflt
     if (dflt === undefined) throw invalidParams(name, 'is required');
     return dflt;
   }
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw invalidParams(name, `must be an integer from ${min} to ${max}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    throw invalidParams(name, `must be an integer from ${min} to ${max}`);
   return v;
 }
 
@@ -58,7 +74,11 @@ export function boolParam(p: Params, name: string, dflt: boolean): boolean {
   return v;
 }
 
-export function stringParam(p: Params, name: string, opts: { max: number; pattern?: RegExp; what?: string; optional?: boolean }): string | undefined {
+export function stringParam(
+  p: Params,
+  name: string,
+  opts: { max: number; pattern?: RegExp; what?: string; optional?: boolean },
+): string | undefined {
   const v = p[name];
   if (v === undefined) {
     if (opts.optional) return undefined;

@@ -7,8 +7,16 @@ import type { Logger } from 'pino';
 import { toHex } from '../core/bytes.js';
 import { addressOf } from '../core/keys.js';
 import {
-  RPC_ERRORS, type BlockNotification, type EventNotification, type JsonValue, type NotificationResult, type RpcErrorObject,
-  type RpcId, type SubscriptionFilter, type SubscriptionTopic, type TxNotification,
+  RPC_ERRORS,
+  type BlockNotification,
+  type EventNotification,
+  type JsonValue,
+  type NotificationResult,
+  type RpcErrorObject,
+  type RpcId,
+  type SubscriptionFilter,
+  type SubscriptionTopic,
+  type TxNotification,
 } from './api.js';
 import type { CommittedBlock, RpcBackend } from './backend.js';
 import { RpcFailure, invalidParams, limitExceeded } from './errors.js';
@@ -72,7 +80,9 @@ function errorResponse(id: RpcId, error: RpcErrorObject): { jsonrpc: '2.0'; id: 
 }
 
 function stringify(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x instanceof Uint8Array ? toHex(x) : x));
+  return JSON.stringify(v, (_k, x: unknown) =>
+    typeof x === 'bigint' ? x.toString() : x instanceof Uint8Array ? toHex(x) : x,
+  );
 }
 
 export class RpcServer {
@@ -88,11 +98,21 @@ export class RpcServer {
   private offBlock: (() => void) | null = null;
   private stopping = false;
 
-  constructor(private readonly opts: RpcServerOptions, private readonly deps: RpcServerDeps) {
-    const m = createMethods(deps.backend, { maxTxBytes: opts.maxTxBytes, maxPageLimit: opts.maxPageLimit, submitTimeoutMs: opts.submitTimeoutMs });
+  constructor(
+    private readonly opts: RpcServerOptions,
+    private readonly deps: RpcServerDeps,
+  ) {
+    const m = createMethods(deps.backend, {
+      maxTxBytes: opts.maxTxBytes,
+      maxPageLimit: opts.maxPageLimit,
+      submitTimeoutMs: opts.submitTimeoutMs,
+    });
     this.methods = m.handlers;
     this.closeMethods = () => m.close();
-    this.http = createServer({ requestTimeout: 60_000, headersTimeout: 10_000 }, (req, res) => void this.onHttp(req, res));
+    this.http = createServer(
+      { requestTimeout: 60_000, headersTimeout: 10_000 },
+      (req, res) => void this.onHttp(req, res),
+    );
     this.http.on('connection', (s: Socket) => this.onConnection(s));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxBodyBytes });
     this.http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.onUpgrade(req, socket, head));
@@ -135,9 +155,20 @@ export class RpcServer {
 
   private onConnection(socket: Socket): void {
     if (this.sockets.size >= this.opts.maxConnections) {
-      const body = stringify(errorResponse(null, limitExceeded('rpc.maxConnections', this.opts.maxConnections, `too many connections (at most ${this.opts.maxConnections}); retry later`).toJson()));
+      const body = stringify(
+        errorResponse(
+          null,
+          limitExceeded(
+            'rpc.maxConnections',
+            this.opts.maxConnections,
+            `too many connections (at most ${this.opts.maxConnections}); retry later`,
+          ).toJson(),
+        ),
+      );
       this.refused.add(socket);
-      socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
       socket.destroySoon?.();
       return;
     }
@@ -167,11 +198,23 @@ export class RpcServer {
     try {
       if (req.method === 'GET' && path === '/health') return await this.health(res);
       if (req.method === 'GET' && path === '/metrics') return await this.metricsText(res);
-      if (path !== '/') return this.send(res, 404, { error: `no such path ${path}: JSON-RPC is POST /, WebSocket /ws, GET /health, GET /metrics` });
-      if (req.method !== 'POST') return this.send(res, 405, errorResponse(null, { code: RPC_ERRORS.INVALID_REQUEST, message: 'JSON-RPC requests are sent with POST /' }));
+      if (path !== '/')
+        return this.send(res, 404, {
+          error: `no such path ${path}: JSON-RPC is POST /, WebSocket /ws, GET /health, GET /metrics`,
+        });
+      if (req.method !== 'POST')
+        return this.send(
+          res,
+          405,
+          errorResponse(null, { code: RPC_ERRORS.INVALID_REQUEST, message: 'JSON-RPC requests are sent with POST /' }),
+        );
       const body = await this.readBody(req);
       if (body === null) {
-        const err = limitExceeded('rpc.maxBodyBytes', this.opts.maxBodyBytes, `request body larger than ${this.opts.maxBodyBytes} bytes`);
+        const err = limitExceeded(
+          'rpc.maxBodyBytes',
+          this.opts.maxBodyBytes,
+          `request body larger than ${this.opts.maxBodyBytes} bytes`,
+        );
         this.countError('(body)', err.rpcCode);
         res.setHeader('Connection', 'close');
         return this.send(res, 413, errorResponse(null, err.toJson()));
@@ -185,14 +228,20 @@ export class RpcServer {
       this.sendRaw(res, 200, answer);
     } catch (e) {
       this.deps.logger.error({ err: e }, 'rpc http handler failed');
-      if (!res.headersSent) this.send(res, 500, errorResponse(null, { code: RPC_ERRORS.INTERNAL_ERROR, message: 'internal error' }));
+      if (!res.headersSent)
+        this.send(res, 500, errorResponse(null, { code: RPC_ERRORS.INTERNAL_ERROR, message: 'internal error' }));
     }
   }
 
   private async health(res: ServerResponse): Promise<void> {
     const extra = this.deps.health?.() ?? { ok: true };
     const b = this.deps.backend;
-    this.send(res, extra.ok && !this.stopping ? 200 : 503, { ...extra, ok: extra.ok && !this.stopping, chainId: b.chainId, height: b.height().toString() });
+    this.send(res, extra.ok && !this.stopping ? 200 : 503, {
+      ...extra,
+      ok: extra.ok && !this.stopping,
+      chainId: b.chainId,
+      height: b.height().toString(),
+    });
   }
 
   private async metricsText(res: ServerResponse): Promise<void> {
@@ -225,7 +274,9 @@ export class RpcServer {
         }
         chunks.push(c);
       });
-      req.on('end', () => { if (!over) resolve(Buffer.concat(chunks).toString('utf8')); });
+      req.on('end', () => {
+        if (!over) resolve(Buffer.concat(chunks).toString('utf8'));
+      });
       req.on('error', reject);
     });
   }
@@ -249,15 +300,31 @@ export class RpcServer {
       msg = JSON.parse(text);
     } catch {
       this.countError('(parse)', RPC_ERRORS.PARSE_ERROR);
-      return stringify(errorResponse(null, { code: RPC_ERRORS.PARSE_ERROR, message: 'parse error: the body is not valid JSON' }));
+      return stringify(
+        errorResponse(null, { code: RPC_ERRORS.PARSE_ERROR, message: 'parse error: the body is not valid JSON' }),
+      );
     }
     if (Array.isArray(msg)) {
-      if (msg.length === 0) return stringify(errorResponse(null, { code: RPC_ERRORS.INVALID_REQUEST, message: 'invalid request: empty batch' }));
+      if (msg.length === 0)
+        return stringify(
+          errorResponse(null, { code: RPC_ERRORS.INVALID_REQUEST, message: 'invalid request: empty batch' }),
+        );
       if (msg.length > this.opts.maxBatch) {
         this.countError('(batch)', RPC_ERRORS.LIMIT_EXCEEDED);
-        return stringify(errorResponse(null, limitExceeded('rpc.maxBatch', this.opts.maxBatch, `batch of ${msg.length} requests exceeds the limit of ${this.opts.maxBatch}`).toJson()));
+        return stringify(
+          errorResponse(
+            null,
+            limitExceeded(
+              'rpc.maxBatch',
+              this.opts.maxBatch,
+              `batch of ${msg.length} requests exceeds the limit of ${this.opts.maxBatch}`,
+            ).toJson(),
+          ),
+        );
       }
-      const answers = (await Promise.all(msg.map((m) => this.handleOne(m, transport, client)))).filter((a) => a !== null);
+      const answers = (await Promise.all(msg.map((m) => this.handleOne(m, transport, client)))).filter(
+        (a) => a !== null,
+      );
       return answers.length === 0 ? null : stringify(answers);
     }
     const one = await this.handleOne(msg, transport, client);
@@ -266,14 +333,23 @@ export class RpcServer {
 
   private async handleOne(msg: unknown, transport: Transport, client?: WsClient): Promise<unknown> {
     if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
-      return errorResponse(null, { code: RPC_ERRORS.INVALID_REQUEST, message: 'invalid request: expected a JSON-RPC 2.0 request object' });
+      return errorResponse(null, {
+        code: RPC_ERRORS.INVALID_REQUEST,
+        message: 'invalid request: expected a JSON-RPC 2.0 request object',
+      });
     }
     const r = msg as Record<string, unknown>;
     const hasId = 'id' in r;
-    const idOk = !hasId || r.id === null || typeof r.id === 'string' || (typeof r.id === 'number' && Number.isFinite(r.id));
+    const idOk =
+      !hasId || r.id === null || typeof r.id === 'string' || (typeof r.id === 'number' && Number.isFinite(r.id));
     const id: RpcId = idOk && hasId ? (r.id as RpcId) : null;
     if (r.jsonrpc !== '2.0' || typeof r.method !== 'string' || !idOk) {
-      const what = r.jsonrpc !== '2.0' ? '"jsonrpc" must be "2.0"' : typeof r.method !== 'string' ? '"method" must be a string' : '"id" must be a string, number or null';
+      const what =
+        r.jsonrpc !== '2.0'
+          ? '"jsonrpc" must be "2.0"'
+          : typeof r.method !== 'string'
+            ? '"method" must be a string'
+            : '"id" must be a string, number or null';
       return errorResponse(id, { code: RPC_ERRORS.INVALID_REQUEST, message: `invalid request: ${what}` });
     }
     const method = r.method;
@@ -301,12 +377,16 @@ export class RpcServer {
   private async call(method: string, params: unknown, transport: Transport, client?: WsClient): Promise<unknown> {
     if (method === 'subscribe' || method === 'unsubscribe') {
       if (transport !== 'ws' || !client) {
-        throw new RpcFailure(RPC_ERRORS.INVALID_REQUEST, `${method} needs a WebSocket connection (ws://<host>:<port>/ws)`);
+        throw new RpcFailure(
+          RPC_ERRORS.INVALID_REQUEST,
+          `${method} needs a WebSocket connection (ws://<host>:<port>/ws)`,
+        );
       }
       return method === 'subscribe' ? this.subscribe(client, params) : this.unsubscribe(client, params);
     }
     const h = Object.hasOwn(this.methods, method) ? this.methods[method] : undefined;
-    if (!h) throw new RpcFailure(RPC_ERRORS.METHOD_NOT_FOUND, `method not found: ${method} (see docs/rpc.md for the list)`);
+    if (!h)
+      throw new RpcFailure(RPC_ERRORS.METHOD_NOT_FOUND, `method not found: ${method} (see docs/rpc.md for the list)`);
     return h(params);
   }
 
@@ -317,9 +397,22 @@ export class RpcServer {
     this.clients.add(client);
     this.deps.metrics?.rpcConnections.inc({ transport: 'ws' });
     ws.on('message', (data: RawData, isBinary: boolean) => {
-      const text = isBinary ? null : Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
+      const text = isBinary
+        ? null
+        : Buffer.isBuffer(data)
+          ? data.toString('utf8')
+          : Array.isArray(data)
+            ? Buffer.concat(data).toString('utf8')
+            : Buffer.from(data).toString('utf8');
       if (text === null) {
-        ws.send(stringify(errorResponse(null, { code: RPC_ERRORS.INVALID_REQUEST, message: 'invalid request: send JSON-RPC as text frames' })));
+        ws.send(
+          stringify(
+            errorResponse(null, {
+              code: RPC_ERRORS.INVALID_REQUEST,
+              message: 'invalid request: send JSON-RPC as text frames',
+            }),
+          ),
+        );
         return;
       }
       void this.handleText(text, 'ws', client).then((answer) => {
@@ -338,21 +431,32 @@ export class RpcServer {
   private subscribe(client: WsClient, raw: unknown): string {
     const p = paramsObject(raw, ['topic', 'filter']);
     const topic = p.topic;
-    if (typeof topic !== 'string' || !(TOPICS as readonly string[]).includes(topic)) throw invalidParams('topic', `must be one of ${TOPICS.join(', ')}`);
+    if (typeof topic !== 'string' || !(TOPICS as readonly string[]).includes(topic))
+      throw invalidParams('topic', `must be one of ${TOPICS.join(', ')}`);
     const filter: SubscriptionFilter = {};
     if (p.filter !== undefined && p.filter !== null) {
       const f = paramsObject(p.filter, ['module', 'type', 'sender']);
-      if (topic === 'blocks' && Object.keys(f).length > 0) throw invalidParams('filter', 'is not supported for topic blocks');
+      if (topic === 'blocks' && Object.keys(f).length > 0)
+        throw invalidParams('filter', 'is not supported for topic blocks');
       const module = stringParam(f, 'module', { max: 64, pattern: NAME, what: 'a module name', optional: true });
       const type = stringParam(f, 'type', { max: 64, pattern: NAME, what: 'an event type or op name', optional: true });
-      const sender = stringParam(f, 'sender', { max: 40, pattern: /^[0-9a-fA-F]{40}$/, what: 'an address (40 hex characters)', optional: true });
+      const sender = stringParam(f, 'sender', {
+        max: 40,
+        pattern: /^[0-9a-fA-F]{40}$/,
+        what: 'an address (40 hex characters)',
+        optional: true,
+      });
       if (sender !== undefined && topic !== 'txs') throw invalidParams('filter.sender', 'applies to topic txs only');
       if (module !== undefined) filter.module = module;
       if (type !== undefined) filter.type = type;
       if (sender !== undefined) filter.sender = sender.toLowerCase();
     }
     if (client.subs.size >= this.opts.maxSubscriptionsPerClient) {
-      throw limitExceeded('rpc.maxSubscriptionsPerClient', this.opts.maxSubscriptionsPerClient, `this connection already has ${client.subs.size} subscriptions (the limit)`);
+      throw limitExceeded(
+        'rpc.maxSubscriptionsPerClient',
+        this.opts.maxSubscriptionsPerClient,
+        `this connection already has ${client.subs.size} subscriptions (the limit)`,
+      );
     }
     const id = `s${this.nextSubId++}`;
     client.subs.set(id, { id, topic: topic as SubscriptionTopic, filter });
@@ -373,16 +477,27 @@ export class RpcServer {
     if (this.clients.size === 0) return;
     const height = b.height.toString();
     const blockN: BlockNotification = {
-      height, hash: toHex(b.hash), timeMs: b.block.header.timeMs.toString(), txCount: b.txs.length,
-      stateRoot: toHex(b.block.header.stateRoot), proposer: toHex(b.block.header.proposer),
+      height,
+      hash: toHex(b.hash),
+      timeMs: b.block.header.timeMs.toString(),
+      txCount: b.txs.length,
+      stateRoot: toHex(b.block.header.stateRoot),
+      proposer: toHex(b.block.header.proposer),
     };
     const txNs: TxNotification[] = b.txs.map((t) => ({
-      hash: toHex(t.hash), height, index: t.index, senderAddress: toHex(addressOf(t.tx.body.sender)),
-      module: t.tx.body.module, op: t.tx.body.op, code: t.receipt.code,
+      hash: toHex(t.hash),
+      height,
+      index: t.index,
+      senderAddress: toHex(addressOf(t.tx.body.sender)),
+      module: t.tx.body.module,
+      op: t.tx.body.op,
+      code: t.receipt.code,
     }));
     const evNs: EventNotification[] = [
       ...b.beginEvents.map((e) => ({ ...eventJson(e), height, phase: 'beginBlock' as const, txHash: null })),
-      ...b.txs.flatMap((t) => t.receipt.events.map((e) => ({ ...eventJson(e), height, phase: 'tx' as const, txHash: toHex(t.hash) }))),
+      ...b.txs.flatMap((t) =>
+        t.receipt.events.map((e) => ({ ...eventJson(e), height, phase: 'tx' as const, txHash: toHex(t.hash) })),
+      ),
       ...b.endEvents.map((e) => ({ ...eventJson(e), height, phase: 'endBlock' as const, txHash: null })),
     ];
     for (const c of this.clients) {
@@ -410,13 +525,19 @@ export class RpcServer {
     if (c.ws.readyState !== WebSocket.OPEN) return;
     if (c.pending >= this.opts.maxQueuedNotifications) {
       this.deps.logger.warn({ subscriptions: c.subs.size }, 'websocket client too slow; disconnecting');
-      c.ws.close(1008, `more than ${this.opts.maxQueuedNotifications} notifications queued (rpc.maxQueuedNotifications)`);
+      c.ws.close(
+        1008,
+        `more than ${this.opts.maxQueuedNotifications} notifications queued (rpc.maxQueuedNotifications)`,
+      );
       c.subs.clear();
       return;
     }
     c.pending++;
-    c.ws.send(stringify({ jsonrpc: '2.0', method: 'subscription', params: { subscription: s.id, topic: s.topic, result } }), () => {
-      c.pending--;
-    });
+    c.ws.send(
+      stringify({ jsonrpc: '2.0', method: 'subscription', params: { subscription: s.id, topic: s.topic, result } }),
+      () => {
+        c.pending--;
+      },
+    );
   }
 }

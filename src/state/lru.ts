@@ -15,7 +15,10 @@ export class LruCache<K, V> {
   private hand = 0;
 
   /** `onEvict` is called with each entry the clock evicts (not for delete or overwrite). */
-  constructor(readonly capacity: number, private readonly onEvict?: (value: V, key: K) => void) {
+  constructor(
+    readonly capacity: number,
+    private readonly onEvict?: (value: V, key: K) => void,
+  ) {
     assert(Number.isInteger(capacity) && capacity >= 0, 'cache capacity must be a non-negative integer', { capacity });
     this.used = new Uint8Array(capacity);
   }

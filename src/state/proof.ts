@@ -83,7 +83,8 @@ export function verifyProof(
     if (value !== null && !(value instanceof Uint8Array)) return false;
     if (!Array.isArray(p.siblings) || p.siblings.length > MAX_PROOF_DEPTH) return false;
     for (const s of p.siblings) if (!(s instanceof Uint8Array) || s.length !== HASH_BYTES) return false;
-    if (p.leaf !== null && (p.leaf.keyHash?.length !== HASH_BYTES || p.leaf.valueHash?.length !== HASH_BYTES)) return false;
+    if (p.leaf !== null && (p.leaf.keyHash?.length !== HASH_BYTES || p.leaf.valueHash?.length !== HASH_BYTES))
+      return false;
   } catch {
     return false;
   }

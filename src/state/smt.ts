@@ -118,7 +118,8 @@ export class Page {
   leafIs(s: number, keyHash: Uint8Array, valueHash?: Uint8Array): boolean {
     const o = leafAt(s);
     for (let k = 0; k < HASH_BYTES; k++) if (this.b[o + k] !== keyHash[k]) return false;
-    if (valueHash !== undefined) for (let k = 0; k < HASH_BYTES; k++) if (this.b[o + HASH_BYTES + k] !== valueHash[k]) return false;
+    if (valueHash !== undefined)
+      for (let k = 0; k < HASH_BYTES; k++) if (this.b[o + HASH_BYTES + k] !== valueHash[k]) return false;
     return true;
   }
 
@@ -457,7 +458,7 @@ function updateSlot(
       leaves.push(existing);
       existing = null;
     }
-    if (existing !== null && existing.keyHash.equals(u.keyHash)) existing = null;
+    if (existing?.keyHash.equals(u.keyHash)) existing = null;
     if (u.valueHash !== null) leaves.push(u);
   }
   if (existing !== null) leaves.push(existing);

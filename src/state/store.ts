@@ -14,8 +14,22 @@ import type { KvChange, KvReader } from './kv.js';
 import { LruCache } from './lru.js';
 import { Bucket, bucketKey, bucketEnd, heightKey, storeMetaKey } from './buckets.js';
 import {
-  applyUpdates, sortUpdates, decodePage, encodePageInto, encodedPageSize, fastSha256, pageId, recyclePage, proveKeyHash, referenceRoot, ROOT_PAGE_KEY,
-  type Page, type PageKey, type PageSource, type PageWrites, type TreeUpdate,
+  applyUpdates,
+  sortUpdates,
+  decodePage,
+  encodePageInto,
+  encodedPageSize,
+  fastSha256,
+  pageId,
+  recyclePage,
+  proveKeyHash,
+  referenceRoot,
+  ROOT_PAGE_KEY,
+  type Page,
+  type PageKey,
+  type PageSource,
+  type PageWrites,
+  type TreeUpdate,
 } from './smt.js';
 import type { StateProof } from './proof.js';
 
@@ -151,10 +165,16 @@ export class ChainStore implements PageSource {
   private pendingValues: Map<string, Uint8Array | null> | null = null;
   private encodeScratch: Buffer = Buffer.alloc(0);
 
-  private constructor(private readonly db: Db, opts: ChainStoreOptions) {
+  private constructor(
+    private readonly db: Db,
+    opts: ChainStoreOptions,
+  ) {
     this.pageCache = new LruCache<PageKey, Page>(opts.treeCachePages ?? DEFAULT_TREE_CACHE_PAGES, recyclePage);
     this.pinnedDepth = opts.pinnedPageDepth ?? DEFAULT_PINNED_PAGE_DEPTH;
-    assert(Number.isInteger(this.pinnedDepth) && this.pinnedDepth >= -1 && this.pinnedDepth <= 5, 'pinnedPageDepth must be -1..5');
+    assert(
+      Number.isInteger(this.pinnedDepth) && this.pinnedDepth >= -1 && this.pinnedDepth <= 5,
+      'pinnedPageDepth must be -1..5',
+    );
     this.valueCache = new LruCache(opts.valueCacheEntries ?? DEFAULT_VALUE_CACHE_ENTRIES);
     this.syncWrites = opts.syncWrites ?? true;
   }
@@ -162,7 +182,10 @@ export class ChainStore implements PageSource {
   static async open(dir: string, opts: ChainStoreOptions = {}): Promise<ChainStore> {
     // Snappy off: tree pages are hashes (incompressible) and compression measured 1.7x slower block writes here.
     const db: Db = new Level<Buffer, Buffer>(dir, {
-      keyEncoding: 'buffer', valueEncoding: 'buffer', compression: false, cacheSize: opts.dbCacheBytes ?? DEFAULT_DB_CACHE_BYTES,
+      keyEncoding: 'buffer',
+      valueEncoding: 'buffer',
+      compression: false,
+      cacheSize: opts.dbCacheBytes ?? DEFAULT_DB_CACHE_BYTES,
     });
     await db.open();
     const store = new ChainStore(db, opts);
@@ -179,7 +202,8 @@ export class ChainStore implements PageSource {
     const format = this.db.getSync(storeMetaKey('format'));
     if (format === undefined) {
       const anyKey = await this.db.keys({ limit: 1 }).all();
-      if (anyKey.length > 0) throw new StateError('BAD_FORMAT', 'database has data but no autochain store format marker');
+      if (anyKey.length > 0)
+        throw new StateError('BAD_FORMAT', 'database has data but no autochain store format marker');
       await this.db.put(storeMetaKey('format'), Buffer.from(u64be(STORE_FORMAT)));
       return;
     }
@@ -197,7 +221,9 @@ export class ChainStore implements PageSource {
     const rootPage = this.loadPage(ROOT_PAGE_KEY, 0, new Uint8Array(HASH_BYTES));
     const treeRoot = rootPage === undefined ? new Uint8Array(HASH_BYTES) : rootPage.rootHash();
     assert(equalBytes(treeRoot, this.root), 'state tree does not match the committed state root', {
-      height: this.heightValue.toString(), root: toHex(this.root), tree: toHex(treeRoot),
+      height: this.heightValue.toString(),
+      root: toHex(this.root),
+      tree: toHex(treeRoot),
     });
   }
 
@@ -288,10 +314,14 @@ export class ChainStore implements PageSource {
     }
     const distinct = [...byKey.values()];
     const cacheKeys = [...byKey.keys()];
-    const updates = sortUpdates(distinct.map((c): TreeUpdate => ({
-      keyHash: fastSha256(c.key),
-      valueHash: c.value === null ? null : fastSha256(c.value),
-    })));
+    const updates = sortUpdates(
+      distinct.map(
+        (c): TreeUpdate => ({
+          keyHash: fastSha256(c.key),
+          valueHash: c.value === null ? null : fastSha256(c.value),
+        }),
+      ),
+    );
     const pages: PageWrites = new Map();
     const root = applyUpdates(this, updates, pages);
     return new PreparedImpl(this, this.generation, new Uint8Array(root), distinct, cacheKeys, pages);
@@ -330,7 +360,8 @@ export class ChainStore implements PageSource {
     }
     ops.push({ type: 'put', key: storeMetaKey('height'), value: Buffer.from(u64be(input.height)) });
     ops.push({ type: 'put', key: storeMetaKey('root'), value: asBuffer(prepared.root) });
-    for (const m of input.meta ?? []) ops.push({ type: 'put', key: bucketKey(Bucket.NODE_META, utf8(m.key)), value: asBuffer(m.value) });
+    for (const m of input.meta ?? [])
+      ops.push({ type: 'put', key: bucketKey(Bucket.NODE_META, utf8(m.key)), value: asBuffer(m.value) });
 
     const pendingValues = new Map<string, Uint8Array | null>();
     prepared.changes.forEach((c, i) => pendingValues.set(prepared.cacheKeys[i]!, c.value));
@@ -369,8 +400,9 @@ export class ChainStore implements PageSource {
     if (height !== this.heightValue + 1n) {
       throw new StateError('BAD_HEIGHT', `expected height ${this.heightValue + 1n}, got ${height}`);
     }
-    if (input.block === null || input.blockHash === null) throw new StateError('BAD_BLOCK', `block ${height} is missing`);
-    let block;
+    if (input.block === null || input.blockHash === null)
+      throw new StateError('BAD_BLOCK', `block ${height} is missing`);
+    let block: ReturnType<typeof decodeBlock>;
     try {
       block = decodeBlock(input.block);
     } catch (e) {
@@ -378,14 +410,15 @@ export class ChainStore implements PageSource {
     }
     const hash = headerHash(block.header);
     if (!equalBytes(hash, input.blockHash)) throw new StateError('BAD_BLOCK', 'block hash does not match the header');
-    if (block.header.height !== height) throw new StateError('BAD_BLOCK', `block header says height ${block.header.height}`);
+    if (block.header.height !== height)
+      throw new StateError('BAD_BLOCK', `block header says height ${block.header.height}`);
     if (!equalBytes(block.header.stateRoot, prepared.root)) {
       throw new StateError('BAD_BLOCK', 'header stateRoot differs from the prepared state root');
     }
     ops.push({ type: 'put', key: heightKey(Bucket.BLOCK, height), value: asBuffer(input.block) });
     ops.push({ type: 'put', key: bucketKey(Bucket.BLOCK_HASH, hash), value: Buffer.from(u64be(height)) });
     if (input.commit !== null) {
-      let commit;
+      let commit: ReturnType<typeof decodeCommit>;
       try {
         commit = decodeCommit(input.commit);
       } catch (e) {
@@ -403,7 +436,8 @@ export class ChainStore implements PageSource {
         throw new StateError('BAD_TX_INDEX', `tx index ${t.index} is not a distinct position in block ${height}`);
       }
       seen.add(t.index);
-      if (!equalBytes(txHash(tx), t.hash)) throw new StateError('BAD_TX_INDEX', `tx ${t.index} hash does not match the block`);
+      if (!equalBytes(txHash(tx), t.hash))
+        throw new StateError('BAD_TX_INDEX', `tx ${t.index} hash does not match the block`);
       const record = encode(TxIndexRecordSchema, { height, index: t.index, tx, receipt: t.receiptBytes });
       ops.push({ type: 'put', key: bucketKey(Bucket.TX, t.hash), value: asBuffer(record) });
     }
@@ -490,6 +524,7 @@ export class ChainStore implements PageSource {
 
   private checkUsable(): void {
     if (this.closed) throw new StateError('CLOSED', 'store is closed');
-    if (this.broken !== null) throw new StateError('BROKEN', `store stopped after a failed write: ${this.broken.message}`);
+    if (this.broken !== null)
+      throw new StateError('BROKEN', `store stopped after a failed write: ${this.broken.message}`);
   }
 }

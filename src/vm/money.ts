@@ -25,7 +25,8 @@ export interface Installment {
 
 /** num / den rounded half-up (ties away from zero) for num >= 0, den > 0. */
 export function roundHalfUp(num: bigint, den: bigint): bigint {
-  if (!(num >= 0n && den > 0n)) assert(false, 'roundHalfUp needs num >= 0 and den > 0', { num: String(num), den: String(den) });
+  if (!(num >= 0n && den > 0n))
+    assert(false, 'roundHalfUp needs num >= 0 and den > 0', { num: String(num), den: String(den) });
   return (2n * num + den) / (2n * den);
 }
 
@@ -53,7 +54,9 @@ export function levelPaymentInstallment(principal: bigint, aprBps: number, termM
 function checkTerms(principal: bigint, aprBps: number, termMonths: number): void {
   assert(principal >= 0n, 'negative principal');
   assert(Number.isInteger(aprBps) && aprBps >= 0 && aprBps <= 100_000, 'APR out of range', { aprBps });
-  assert(Number.isInteger(termMonths) && termMonths >= 1 && termMonths <= MAX_TERM_MONTHS, 'term out of range', { termMonths });
+  assert(Number.isInteger(termMonths) && termMonths >= 1 && termMonths <= MAX_TERM_MONTHS, 'term out of range', {
+    termMonths,
+  });
 }
 
 export interface ScheduleTerms {
@@ -99,9 +102,10 @@ export function firstInstallmentAmount(t: Omit<ScheduleTerms, 'fundedDay'>): big
   checkTerms(t.principal, t.aprBps, t.termMonths);
   const interest = monthlyInterest(t.principal, t.aprBps);
   if (t.termMonths === 1) return t.principal + interest;
-  const principal = t.method === 'levelPayment'
-    ? minBig(levelPaymentInstallment(t.principal, t.aprBps, t.termMonths) - interest, t.principal)
-    : minBig(t.principal / BigInt(t.termMonths), t.principal);
+  const principal =
+    t.method === 'levelPayment'
+      ? minBig(levelPaymentInstallment(t.principal, t.aprBps, t.termMonths) - interest, t.principal)
+      : minBig(t.principal / BigInt(t.termMonths), t.principal);
   return principal + interest;
 }
 

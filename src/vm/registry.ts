@@ -12,15 +12,7 @@ import { productModule } from './modules/product.js';
 import { loanModule } from './modules/loan.js';
 
 export function allModules(): Module[] {
-  return [
-    assetModule,
-    memberModule,
-    vehicleModule,
-    creditModule,
-    stakingModule,
-    productModule,
-    loanModule,
-  ];
+  return [assetModule, memberModule, vehicleModule, creditModule, stakingModule, productModule, loanModule];
 }
 
 export function createVm(): Vm {

@@ -24,7 +24,16 @@ export interface VmEvent {
 export const EventSchema = struct('Event', [
   ['module', str({ max: 32 })],
   ['type', str({ max: 64 })],
-  ['attrs', list(struct('Attr', [['k', str({ max: 64 })], ['v', str({ max: 4096 })]] as const), { max: 64 })],
+  [
+    'attrs',
+    list(
+      struct('Attr', [
+        ['k', str({ max: 64 })],
+        ['v', str({ max: 4096 })],
+      ] as const),
+      { max: 64 },
+    ),
+  ],
 ] as const);
 
 /** 'OK' for success; otherwise the failing module's error code, e.g. 'asset.INSUFFICIENT_FUNDS'. */
@@ -54,7 +63,9 @@ export function receiptToWire(r: Receipt): ReceiptWire {
     events: r.events.map((e) => ({
       module: e.module,
       type: e.type,
-      attrs: Object.keys(e.attrs).sort().map((k) => ({ k, v: e.attrs[k]! })),
+      attrs: Object.keys(e.attrs)
+        .sort()
+        .map((k) => ({ k, v: e.attrs[k]! })),
     })),
   };
 }
@@ -65,7 +76,11 @@ export function receiptFromWire(w: ReceiptWire): Receipt {
     code: w.code,
     message: w.message,
     gasUsed: w.gasUsed,
-    events: w.events.map((e) => ({ module: e.module, type: e.type, attrs: Object.fromEntries(e.attrs.map((a) => [a.k, a.v])) })),
+    events: w.events.map((e) => ({
+      module: e.module,
+      type: e.type,
+      attrs: Object.fromEntries(e.attrs.map((a) => [a.k, a.v])),
+    })),
   };
 }
 
@@ -128,21 +143,14 @@ export interface Misbehaviour {
 
 export interface Module {
   readonly name: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: each op has its own body type; the registry holds them side by side
   readonly ops: Record<string, OpDef<any>>;
   initGenesis?(state: KvWriter, genesis: Genesis): void;
   beginBlock?(ctx: BlockStepContext, misbehaviour: readonly Misbehaviour[]): void;
-  endBlock?(ctx: BlockStepContext): ValidatorUpdate[] | void;
+  endBlock?(ctx: BlockStepContext): ValidatorUpdate[] | undefined;
 }
 
-export type Role =
-  | 'validator'
-  | 'lender'
-  | 'dealer'
-  | 'manufacturer'
-  | 'bureau'
-  | 'registrar'
-  | 'bank';
+export type Role = 'validator' | 'lender' | 'dealer' | 'manufacturer' | 'bureau' | 'registrar' | 'bank';
 
 export const ROLES: readonly Role[] = ['validator', 'lender', 'dealer', 'manufacturer', 'bureau', 'registrar', 'bank'];
 

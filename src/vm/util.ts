@@ -63,7 +63,10 @@ export function compareStrings(a: string, b: string): number {
 }
 
 /** Clamps view paging arguments to sane bounds (non-integers fall back to the defaults). */
-export function page(opts: { offset?: number; limit?: number } | undefined, maxLimit = 100): { offset: number; limit: number } {
+export function page(
+  opts: { offset?: number; limit?: number } | undefined,
+  maxLimit = 100,
+): { offset: number; limit: number } {
   const int = (n: number | undefined, dflt: number): number => (n !== undefined && Number.isSafeInteger(n) ? n : dflt);
   const offset = Math.max(0, int(opts?.offset, 0));
   const limit = Math.min(maxLimit, Math.max(1, int(opts?.limit, maxLimit)));

@@ -12,7 +12,15 @@ import { Overlay, type KvReader, type KvWriter } from '../state/kv.js';
 import { Gas, GAS, OutOfGas, readGas, writeGas } from './gas.js';
 import { BytesFifoMap, internAddress, memoByBytes, stateKey } from './store.js';
 import type {
-  BlockContext, Genesis, Misbehaviour, Module, OpContext, OpResult, Receipt, ValidatorUpdate, VmEvent,
+  BlockContext,
+  Genesis,
+  Misbehaviour,
+  Module,
+  OpContext,
+  OpResult,
+  Receipt,
+  ValidatorUpdate,
+  VmEvent,
 } from './types.js';
 
 export const VM_CODES = {
@@ -62,7 +70,8 @@ export class Vm {
 
   constructor(modules: readonly Module[], opts: { senderCacheMax?: number } = {}) {
     const max = opts.senderCacheMax ?? SENDER_CACHE_MAX;
-    if (!(Number.isSafeInteger(max) && max >= 1)) throw new RangeError(`senderCacheMax must be a positive integer, got ${max}`);
+    if (!(Number.isSafeInteger(max) && max >= 1))
+      throw new RangeError(`senderCacheMax must be a positive integer, got ${max}`);
     this.senders = new BytesFifoMap(max);
     for (const m of modules) {
       if (this.modules.has(m.name)) throw new Error(`module ${m.name} registered twice`);
@@ -80,7 +89,11 @@ export class Vm {
 
   beginBlock(state: KvWriter, block: BlockContext, misbehaviour: readonly Misbehaviour[]): VmEvent[] {
     const events: VmEvent[] = [];
-    const ctx = { state, block, emit: (module: string, type: string, attrs: Record<string, string>) => events.push({ module, type, attrs }) };
+    const ctx = {
+      state,
+      block,
+      emit: (module: string, type: string, attrs: Record<string, string>) => events.push({ module, type, attrs }),
+    };
     for (const m of this.modules.values()) m.beginBlock?.(ctx, misbehaviour);
     return events;
   }
@@ -88,7 +101,11 @@ export class Vm {
   endBlock(state: KvWriter, block: BlockContext): { events: VmEvent[]; validatorUpdates: ValidatorUpdate[] } {
     const events: VmEvent[] = [];
     const validatorUpdates: ValidatorUpdate[] = [];
-    const ctx = { state, block, emit: (module: string, type: string, attrs: Record<string, string>) => events.push({ module, type, attrs }) };
+    const ctx = {
+      state,
+      block,
+      emit: (module: string, type: string, attrs: Record<string, string>) => events.push({ module, type, attrs }),
+    };
     for (const m of this.modules.values()) {
       const u = m.endBlock?.(ctx);
       if (u) validatorUpdates.push(...u);
@@ -114,13 +131,16 @@ export class Vm {
   execute(state: KvWriter, block: BlockContext, tx: Tx, opts: ExecuteOptions): Receipt {
     const { body } = tx;
     const txHash = opts.txHash;
-    if (body.chainId !== block.chainId) return receiptOf(txHash, VM_CODES.WRONG_CHAIN, `tx is for chain ${body.chainId}`, 0n, []);
-    if (!opts.signatureVerified && !verifyTxSignature(tx)) return receiptOf(txHash, VM_CODES.BAD_SIGNATURE, 'signature does not verify', 0n, []);
+    if (body.chainId !== block.chainId)
+      return receiptOf(txHash, VM_CODES.WRONG_CHAIN, `tx is for chain ${body.chainId}`, 0n, []);
+    if (!opts.signatureVerified && !verifyTxSignature(tx))
+      return receiptOf(txHash, VM_CODES.BAD_SIGNATURE, 'signature does not verify', 0n, []);
     const sender = this.senderOf(body.sender);
     const senderKey = senderNonceKey(sender);
     const rawNonce = state.get(senderKey);
     const expected = rawNonce === undefined ? 0n : decode(u64, rawNonce, 16);
-    if (body.nonce !== expected) return receiptOf(txHash, VM_CODES.BAD_NONCE, `nonce ${body.nonce}, expected ${expected}`, 0n, []);
+    if (body.nonce !== expected)
+      return receiptOf(txHash, VM_CODES.BAD_NONCE, `nonce ${body.nonce}, expected ${expected}`, 0n, []);
 
     // From here on the sender is authenticated: the nonce advances whatever happens.
     state.set(senderKey, encode(u64, expected + 1n));
@@ -136,7 +156,8 @@ export class Vm {
       try {
         args = decode(op.args, body.args, MAX_TX_ARGS_BYTES);
       } catch (e) {
-        if (e instanceof CodecError) return receiptOf(txHash, VM_CODES.BAD_ARGS, `bad arguments: ${e.message}`, run.used, []);
+        if (e instanceof CodecError)
+          return receiptOf(txHash, VM_CODES.BAD_ARGS, `bad arguments: ${e.message}`, run.used, []);
         throw e;
       }
       run.charge(op.gasBase);

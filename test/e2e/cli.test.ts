@@ -42,31 +42,91 @@ describe('autochain CLI against a devnet', () => {
     const status = JSON.parse(await ok('status', '--json')) as { chainId: string; height: string };
     expect(status.chainId).toBe('autochain-devnet');
 
-    expect(await ok('vehicle', 'register', '--key', key('manufacturer'), '--vin', VIN, '--make', 'BYD', '--model', 'Qin PLUS',
-      '--year', '2025', '--energy', 'newEnergy', '--owner', key('dealer')))
-      .toMatch(new RegExp(`^registered ${VIN}: 2025 BYD Qin PLUS \\(newEnergy, private, new\\)`));
-    expect(await ok('vehicle', 'appraise', '--key', key('dealer'), '--vin', VIN, '--amount', '150000'))
-      .toMatch(`appraised ${VIN} at 150,000.00 CNY`);
-    expect(await ok('credit', 'attest', '--key', key('bureau'), '--borrower', key('borrower'), '--score', '720', '--band', 'B',
-      '--income', '30000', '--debt', '2000')).toMatch(/score 720 \(band B\), income 30,000.00 CNY\/month, outside debt 2,000.00 CNY\/month/);
-    expect(await ok('credit', 'consent', '--key', key('borrower'), '--lender', key('lender'), '--days', '30'))
-      .toMatch(/^consent granted to lender [0-9a-f]{40} for autoLoan until /);
-    expect(await ok('product', 'create', '--key', key('lender'), '--name', 'New-energy 2025', '--terms', '12,24,36'))
-      .toMatch(/^created product 1 "New-energy 2025" \(CNY, levelPayment, terms 12\/24\/36 months, APR A 4.5% B 6% C 8%/);
+    expect(
+      await ok(
+        'vehicle',
+        'register',
+        '--key',
+        key('manufacturer'),
+        '--vin',
+        VIN,
+        '--make',
+        'BYD',
+        '--model',
+        'Qin PLUS',
+        '--year',
+        '2025',
+        '--energy',
+        'newEnergy',
+        '--owner',
+        key('dealer'),
+      ),
+    ).toMatch(new RegExp(`^registered ${VIN}: 2025 BYD Qin PLUS \\(newEnergy, private, new\\)`));
+    expect(await ok('vehicle', 'appraise', '--key', key('dealer'), '--vin', VIN, '--amount', '150000')).toMatch(
+      `appraised ${VIN} at 150,000.00 CNY`,
+    );
+    expect(
+      await ok(
+        'credit',
+        'attest',
+        '--key',
+        key('bureau'),
+        '--borrower',
+        key('borrower'),
+        '--score',
+        '720',
+        '--band',
+        'B',
+        '--income',
+        '30000',
+        '--debt',
+        '2000',
+      ),
+    ).toMatch(/score 720 \(band B\), income 30,000.00 CNY\/month, outside debt 2,000.00 CNY\/month/);
+    expect(await ok('credit', 'consent', '--key', key('borrower'), '--lender', key('lender'), '--days', '30')).toMatch(
+      /^consent granted to lender [0-9a-f]{40} for autoLoan until /,
+    );
+    expect(
+      await ok('product', 'create', '--key', key('lender'), '--name', 'New-energy 2025', '--terms', '12,24,36'),
+    ).toMatch(
+      /^created product 1 "New-energy 2025" \(CNY, levelPayment, terms 12\/24\/36 months, APR A 4.5% B 6% C 8%/,
+    );
 
     // 150,000 - 30,000 down = 120,000 at 6% (band B) over 36 months: 3,650.63 a month (amortization formula).
-    const applied = await ok('loan', 'apply', '--key', key('borrower'), '--product', '1', '--vin', VIN, '--price', '150000',
-      '--down', '30000', '--term', '36');
-    expect(applied).toMatch(/^application 1 approved: principal 120,000.00 CNY, APR 6%, 36 months, installment 3,650.63 CNY/);
+    const applied = await ok(
+      'loan',
+      'apply',
+      '--key',
+      key('borrower'),
+      '--product',
+      '1',
+      '--vin',
+      VIN,
+      '--price',
+      '150000',
+      '--down',
+      '30000',
+      '--term',
+      '36',
+    );
+    expect(applied).toMatch(
+      /^application 1 approved: principal 120,000.00 CNY, APR 6%, 36 months, installment 3,650.63 CNY/,
+    );
 
-    expect(await ok('loan', 'fund', '1', '--key', key('lender')))
-      .toMatch(new RegExp(`^funded loan 1: paid 120,000.00 CNY to seller [0-9a-f]{40}, lien registered on ${VIN}`));
+    expect(await ok('loan', 'fund', '1', '--key', key('lender'))).toMatch(
+      new RegExp(`^funded loan 1: paid 120,000.00 CNY to seller [0-9a-f]{40}, lien registered on ${VIN}`),
+    );
     const liened = await ok('vehicle', 'show', VIN);
     expect(liened).toMatch(/lien\s+loan 1, lender [0-9a-f]{40}/);
 
-    expect(await ok('loan', 'repay', '1', '--key', key('borrower'), '--amount', '3650.63'))
-      .toMatch(/^paid 3,650.63 CNY on loan 1: .*loan is current/);
-    const shown = JSON.parse(await ok('loan', 'show', '1', '--json')) as { status: string; balances: { payoff: string }; schedule: unknown[] };
+    expect(await ok('loan', 'repay', '1', '--key', key('borrower'), '--amount', '3650.63')).toMatch(
+      /^paid 3,650.63 CNY on loan 1: .*loan is current/,
+    );
+    const shown = JSON.parse(await ok('loan', 'show', '1', '--json')) as {
+      status: string;
+      balances: { payoff: string };
+      schedule: unknown[];
+    };
     expect(shown.status).toBe('current');
     expect(shown.schedule).toHaveLength(36);
     expect(BigInt(shown.balances.payoff)).toBe(12_000_000n - 365_063n); // the early payment went to principal
@@ -87,32 +147,104 @@ describe('autochain CLI against a devnet', () => {
   it('fails with one line and a non-zero exit code on bad input, changing nothing', async () => {
     const badKey = join(home, 'not-a-key.json');
     writeFileSync(badKey, '{"hello":"world"}');
-    await fails(2, /not an autochain ed25519 key file/, 'tx', 'transfer', '--key', badKey, '--to', key('dealer'), '--amount', '1');
-    await fails(2, /cannot read key file/, 'tx', 'transfer', '--key', join(home, 'missing.json'), '--to', key('dealer'), '--amount', '1');
+    await fails(
+      2,
+      /not an autochain ed25519 key file/,
+      'tx',
+      'transfer',
+      '--key',
+      badKey,
+      '--to',
+      key('dealer'),
+      '--amount',
+      '1',
+    );
+    await fails(
+      2,
+      /cannot read key file/,
+      'tx',
+      'transfer',
+      '--key',
+      join(home, 'missing.json'),
+      '--to',
+      key('dealer'),
+      '--amount',
+      '1',
+    );
     await fails(2, /pass --key/, 'tx', 'transfer', '--to', key('dealer'), '--amount', '1');
     await fails(1, /loan 99 not found/, 'loan', 'show', '99');
     await fails(1, /loan 99 not found/, 'loan', 'repay', '99', '--key', key('borrower'), '--amount', '1');
-    await fails(2, /invalid VIN .*check digit/, 'vehicle', 'register', '--key', key('manufacturer'), '--vin', BAD_VIN, '--make', 'BYD',
-      '--model', 'Han', '--year', '2025', '--owner', key('dealer'));
-    await fails(2, /more than 2 decimal places/, 'tx', 'transfer', '--key', key('borrower'), '--to', key('dealer'), '--amount', '1.005');
+    await fails(
+      2,
+      /invalid VIN .*check digit/,
+      'vehicle',
+      'register',
+      '--key',
+      key('manufacturer'),
+      '--vin',
+      BAD_VIN,
+      '--make',
+      'BYD',
+      '--model',
+      'Han',
+      '--year',
+      '2025',
+      '--owner',
+      key('dealer'),
+    );
+    await fails(
+      2,
+      /more than 2 decimal places/,
+      'tx',
+      'transfer',
+      '--key',
+      key('borrower'),
+      '--to',
+      key('dealer'),
+      '--amount',
+      '1.005',
+    );
     await fails(2, /unknown command/, 'loan', 'frobnicate');
     // A tx the chain refuses: the borrower is no registrant. The receipt's code is the reason; the vehicle does not exist.
     const other = 'LSVAU2182R2183294';
-    await fails(1, /vehicle\.NOT_REGISTRANT/, 'vehicle', 'register', '--key', key('borrower'), '--vin', other, '--make', 'VW',
-      '--model', 'Lavida', '--year', '2025', '--owner', key('borrower'));
+    await fails(
+      1,
+      /vehicle\.NOT_REGISTRANT/,
+      'vehicle',
+      'register',
+      '--key',
+      key('borrower'),
+      '--vin',
+      other,
+      '--make',
+      'VW',
+      '--model',
+      'Lavida',
+      '--year',
+      '2025',
+      '--owner',
+      key('borrower'),
+    );
     await fails(1, /not found/, 'vehicle', 'show', other);
     // The balance did not move through any of the failures.
     expect(await ok('account', key('borrower'))).toMatch(/balance {2}380,000.00 CNY/);
     const json = await cli('loan', 'show', '99', '--json');
     expect(json.code).toBe(1);
-    expect(JSON.parse(json.stdout)).toEqual({ error: { code: -32002, message: expect.stringMatching(/loan 99 not found/) } });
+    expect(JSON.parse(json.stdout)).toEqual({
+      error: { code: -32002, message: expect.stringMatching(/loan 99 not found/) },
+    });
   }, 120_000);
 
   it('reports a node that is not running as unreachable (exit 3)', async () => {
     const r = await new Promise<Run>((done) => {
-      execFile(process.execPath, [BIN, 'status', '--rpc', 'http://127.0.0.1:9'], { cwd: ROOT }, (err, stdout, stderr) => {
-        done({ code: err === null ? 0 : Number(err.code), stdout, stderr });
-      });
+      execFile(
+        process.execPath,
+        [BIN, 'status', '--rpc', 'http://127.0.0.1:9'],
+        { cwd: ROOT },
+        (err, stdout, stderr) => {
+          done({ code: err === null ? 0 : Number(err.code), stdout, stderr });
+        },
+      );
     });
     expect(r.code).toBe(3);
     expect(r.stderr.trim()).toMatch(/^error: cannot reach the node at http:\/\/127\.0\.0\.1:9 .*is it running\?$/);
@@ -130,7 +262,14 @@ describe('autochain CLI against a devnet', () => {
   });
 
   it('shows an example in every command help', async () => {
-    for (const args of [['devnet'], ['loan', 'apply'], ['loan', 'repay'], ['vehicle', 'register'], ['credit', 'attest'], ['keys', 'new']]) {
+    for (const args of [
+      ['devnet'],
+      ['loan', 'apply'],
+      ['loan', 'repay'],
+      ['vehicle', 'register'],
+      ['credit', 'attest'],
+      ['keys', 'new'],
+    ]) {
       const out = await ok(...args, '--help');
       expect(out, args.join(' ')).toMatch(/Example:\n {2}\$ autochain /);
     }
@@ -166,4 +305,3 @@ describe('bin/autochain.js launcher', () => {
     expect(r.stderr).toMatch(/needs Node 22 or newer .*npx autochain.*npm start.*install Node 22\+/);
   });
 });
-

@@ -38,8 +38,17 @@ export class CliHarness {
     mkdirSync(join(this.build, 'bin'), { recursive: true });
     copyFileSync(join(ROOT, 'bin', 'autochain.js'), this.bin);
     try {
-      execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--outDir', join(this.build, 'dist')],
-        { cwd: ROOT, stdio: 'ignore' });
+      execFileSync(
+        process.execPath,
+        [
+          join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
+          '-p',
+          'tsconfig.json',
+          '--outDir',
+          join(this.build, 'dist'),
+        ],
+        { cwd: ROOT, stdio: 'ignore' },
+      );
     } catch {
       // tsc still emits when some other file has a type error; a missing CLI is reported just below.
     }
@@ -53,13 +62,19 @@ export class CliHarness {
   /** Starts `autochain devnet` on the home and resolves with the RPC address once it says it is running. */
   startDevnet(): Promise<string> {
     this.devnetOut = '';
-    const p = spawn(process.execPath, [this.bin, 'devnet', '--home', this.home, '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [this.bin, 'devnet', '--home', this.home, '--port', '0'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.devnet = p;
     p.stderr.on('data', (d: Buffer) => {
       this.devnetOut += d.toString();
     });
     return new Promise<string>((done, fail) => {
-      const timer = setTimeout(() => fail(new Error(`devnet printed no RPC address in 30 s:\n${this.devnetOut}`)), 30_000);
+      const timer = setTimeout(
+        () => fail(new Error(`devnet printed no RPC address in 30 s:\n${this.devnetOut}`)),
+        30_000,
+      );
       p.stdout.on('data', (d: Buffer) => {
         this.devnetOut += d.toString();
         const m = /^\s+rpc\s+(http:\/\/127\.0\.0\.1:\d+)$/m.exec(this.devnetOut);
@@ -100,9 +115,14 @@ export class CliHarness {
 
   cli(...args: string[]): Promise<Run> {
     return new Promise((done) => {
-      execFile(process.execPath, [this.bin, ...args, '--rpc', this.rpc], { cwd: ROOT, timeout: 60_000 }, (err, stdout, stderr) => {
-        done({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr });
-      });
+      execFile(
+        process.execPath,
+        [this.bin, ...args, '--rpc', this.rpc],
+        { cwd: ROOT, timeout: 60_000 },
+        (err, stdout, stderr) => {
+          done({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr });
+        },
+      );
     });
   }
 

@@ -89,11 +89,23 @@ export class LoanChain extends TestChain {
   static create(o: LoanChainOptions = {}): LoanChain {
     const c = new LoanChain();
     for (const b of BORROWERS) {
-      c.ok(L.lender, 'member', 'onboardBorrower', OnboardBorrowerArgs, { borrower: addr(b), identityCommitment: commitment(b) });
+      c.ok(L.lender, 'member', 'onboardBorrower', OnboardBorrowerArgs, {
+        borrower: addr(b),
+        identityCommitment: commitment(b),
+      });
       c.ok(L.bureau, 'credit', 'attest', AttestArgs, c.attestation(b, o));
-      c.ok(b, 'credit', 'consent', ConsentArgs, { lender: addr(L.lender), purpose: 'autoLoan', expiresAtMs: c.timeMs + 365n * DAY_MS });
+      c.ok(b, 'credit', 'consent', ConsentArgs, {
+        lender: addr(L.lender),
+        purpose: 'autoLoan',
+        expiresAtMs: c.timeMs + 365n * DAY_MS,
+      });
       if ((o.borrowerFunds ?? 1_000_000_00n) > 0n) {
-        c.ok(L.bank, 'asset', 'transfer', TransferArgs, { asset: 'CNY', to: addr(b), amount: o.borrowerFunds ?? 1_000_000_00n, memo: 'funds' });
+        c.ok(L.bank, 'asset', 'transfer', TransferArgs, {
+          asset: 'CNY',
+          to: addr(b),
+          amount: o.borrowerFunds ?? 1_000_000_00n,
+          memo: 'funds',
+        });
       }
     }
     c.ok(L.lender, 'product', 'create', CreateArgs, productParams(o.product));
@@ -103,17 +115,29 @@ export class LoanChain extends TestChain {
 
   attestation(b: string, o: LoanChainOptions = {}): Infer<typeof AttestArgs> {
     return {
-      borrower: addr(b), score: o.score ?? 720, band: o.band ?? 'B', currency: 'CNY',
-      grossMonthlyIncome: o.income ?? 50_000_00n, outsideMonthlyDebt: o.outsideDebt ?? 2_000_00n,
-      issuedAtMs: this.timeMs, expiresAtMs: this.timeMs + 180n * DAY_MS,
+      borrower: addr(b),
+      score: o.score ?? 720,
+      band: o.band ?? 'B',
+      currency: 'CNY',
+      grossMonthlyIncome: o.income ?? 50_000_00n,
+      outsideMonthlyDebt: o.outsideDebt ?? 2_000_00n,
+      issuedAtMs: this.timeMs,
+      expiresAtMs: this.timeMs + 180n * DAY_MS,
     };
   }
 
   addVehicle(v: Partial<Infer<typeof RegisterArgs>>): string {
     const vin = makeVin(this.vins.length + 1);
     this.ok(L.maker, 'vehicle', 'register', RegisterArgs, {
-      vin, make: 'Geely', model: 'Galaxy', modelYear: 2026, energy: 'fuel', use: 'private', condition: 'new',
-      owner: addr(L.dealer), ...v,
+      vin,
+      make: 'Geely',
+      model: 'Galaxy',
+      modelYear: 2026,
+      energy: 'fuel',
+      use: 'private',
+      condition: 'new',
+      owner: addr(L.dealer),
+      ...v,
     });
     this.vins.push(vin);
     return vin;
@@ -122,14 +146,20 @@ export class LoanChain extends TestChain {
   /** Applies (price 200,000.00, 30% down, 36 months by default); returns the receipt. */
   apply(borrower: string, over: Partial<Infer<typeof ApplyArgs>> = {}): Receipt {
     return this.send(borrower, 'loan', 'apply', ApplyArgs, {
-      productId: 1n, vin: this.vins[0]!, price: 200_000_00n, downPayment: 60_000_00n, termMonths: 36, ...over,
+      productId: 1n,
+      vin: this.vins[0]!,
+      price: 200_000_00n,
+      downPayment: 60_000_00n,
+      termMonths: 36,
+      ...over,
     });
   }
 
   /** Applies and funds; returns the loan id. */
   openLoan(borrower: string, over: Partial<Infer<typeof ApplyArgs>> = {}, lender: string = L.lender): bigint {
     const r = this.apply(borrower, over);
-    if (r.code !== 'OK' || r.events[0]?.type !== 'approved') throw new Error(`application failed: ${r.code} ${JSON.stringify(r.events)}`);
+    if (r.code !== 'OK' || r.events[0]?.type !== 'approved')
+      throw new Error(`application failed: ${r.code} ${JSON.stringify(r.events)}`);
     const id = BigInt(r.events[0].attrs.applicationId!);
     this.ok(lender, 'loan', 'fund', FundArgs, { applicationId: id });
     return id;

@@ -7,8 +7,16 @@ import { keyPairFromLabel, addressOf, type KeyPair } from '../../src/core/keys.j
 import { signTx, encodeTx, txHash, type Tx } from '../../src/core/types.js';
 import { MemoryKv, Overlay } from '../../src/state/kv.js';
 import { utf8 } from '../../src/core/bytes.js';
-import { DEFAULT_CAPS, type BlockContext, type Genesis, type Misbehaviour, type Receipt, type ValidatorUpdate, type VmEvent } from '../../src/vm/types.js';
-import { Vm, loadNonce, nonceKey } from '../../src/vm/vm.js';
+import {
+  DEFAULT_CAPS,
+  type BlockContext,
+  type Genesis,
+  type Misbehaviour,
+  type Receipt,
+  type ValidatorUpdate,
+  type VmEvent,
+} from '../../src/vm/types.js';
+import { type Vm, loadNonce, nonceKey } from '../../src/vm/vm.js';
 import { createVm } from '../../src/vm/registry.js';
 
 export const CHAIN_ID = 'autochain-test';
@@ -18,10 +26,21 @@ export const DAY_MS = 86_400_000n;
 
 /** Key labels of the genesis accounts (keyPairFromLabel(label)). */
 export const L = {
-  v1: 'val-1', v2: 'val-2', v3: 'val-3',
-  bank: 'bank-1', lender: 'lender-1', lender2: 'lender-2', lenderB: 'lenderb-1',
-  dealer: 'dealer-1', maker: 'maker-1', bureau: 'bureau-1', registrar: 'registrar-1',
-  alice: 'alice', bob: 'bob', carol: 'carol', outsider: 'outsider',
+  v1: 'val-1',
+  v2: 'val-2',
+  v3: 'val-3',
+  bank: 'bank-1',
+  lender: 'lender-1',
+  lender2: 'lender-2',
+  lenderB: 'lenderb-1',
+  dealer: 'dealer-1',
+  maker: 'maker-1',
+  bureau: 'bureau-1',
+  registrar: 'registrar-1',
+  alice: 'alice',
+  bob: 'bob',
+  carol: 'carol',
+  outsider: 'outsider',
 } as const;
 
 export function key(label: string): KeyPair {
@@ -58,7 +77,10 @@ export function testGenesis(): Genesis {
       { publicKey: pk(L.v2), stake: VALIDATOR_STAKE, memberId: 'val-b' },
       { publicKey: pk(L.v3), stake: VALIDATOR_STAKE, memberId: 'val-c' },
     ],
-    assets: [{ code: 'CNY', decimals: 2 }, { code: 'USD', decimals: 2 }],
+    assets: [
+      { code: 'CNY', decimals: 2 },
+      { code: 'USD', decimals: 2 },
+    ],
     balances: [
       { asset: 'CNY', address: addr(L.bank), amount: 1_000_000_000_00n },
       { asset: 'USD', address: addr(L.bank), amount: 10_000_000_00n },
@@ -109,15 +131,18 @@ export class TestChain {
   /** Builds a signed tx for `op` with its args encoded by `schema`. */
   tx<A>(label: string, module: string, op: string, schema: Schema<A>, args: A, o: SendOptions = {}): Tx {
     const kp = key(label);
-    const tx = signTx({
-      chainId: o.chainId ?? this.genesis.chainId,
-      sender: kp.publicKey,
-      nonce: o.nonce ?? loadNonce(this.state, addressOf(kp.publicKey)),
-      gasLimit: o.gasLimit ?? 10_000_000n,
-      module,
-      op,
-      args: o.rawArgs ?? encode(schema, args),
-    }, kp);
+    const tx = signTx(
+      {
+        chainId: o.chainId ?? this.genesis.chainId,
+        sender: kp.publicKey,
+        nonce: o.nonce ?? loadNonce(this.state, addressOf(kp.publicKey)),
+        gasLimit: o.gasLimit ?? 10_000_000n,
+        module,
+        op,
+        args: o.rawArgs ?? encode(schema, args),
+      },
+      kp,
+    );
     if (o.badSignature) {
       const sig = new Uint8Array(tx.signature);
       sig[0] = sig[0]! ^ 1;
@@ -128,7 +153,11 @@ export class TestChain {
 
   run(tx: Tx): Receipt {
     const bytes = encodeTx(tx);
-    return this.vm.execute(this.state, this.block(), tx, { txBytes: bytes.length, txHash: txHash(bytes), signatureVerified: false });
+    return this.vm.execute(this.state, this.block(), tx, {
+      txBytes: bytes.length,
+      txHash: txHash(bytes),
+      signatureVerified: false,
+    });
   }
 
   /** Signs and executes one op in the current block. */
@@ -189,7 +218,6 @@ export function commitment(label: string): Uint8Array {
 export function scratch(state: MemoryKv): Overlay {
   return new Overlay(state);
 }
-
 
 /**
  * Executes a tx that must fail with `code`, and checks that the only state change is the sender's nonce

@@ -17,7 +17,9 @@ import { parseGenesis } from '../../src/node/genesis.js';
 import { genesisDoc, buildTx, K, addrHex, GENESIS_TIME_MS } from './node-helpers.js';
 
 const dirs: string[] = [];
-afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 async function openApp(): Promise<{ app: ChainApp; store: ChainStore }> {
   const dir = mkdtempSync(join(tmpdir(), 'autochain-app-'));
@@ -29,15 +31,26 @@ async function openApp(): Promise<{ app: ChainApp; store: ChainStore }> {
 }
 
 describe('ChainApp', () => {
-  it('re-executes another node\'s block to the same header, and refuses one whose state root lies', async () => {
+  it("re-executes another node's block to the same header, and refuses one whose state root lies", async () => {
     const a = await openApp();
     const b = await openApp();
     expect(toHex(a.store.stateRoot())).toBe(toHex(b.store.stateRoot()));
     const txs = [0n, 1n, 2n].map((n) => {
-      const t = buildTx(K.alice, n, 'asset', 'transfer', TransferArgs, { asset: 'CNY', to: Buffer.from(addrHex(K.bob), 'hex'), amount: 5n, memo: '' });
+      const t = buildTx(K.alice, n, 'asset', 'transfer', TransferArgs, {
+        asset: 'CNY',
+        to: Buffer.from(addrHex(K.bob), 'hex'),
+        amount: 5n,
+        memo: '',
+      });
       return { bytes: t.bytes, tx: decodeTx(t.bytes), hash: Buffer.from(t.hash, 'hex'), signatureVerified: false };
     });
-    const built = a.app.buildBlock({ height: 1n, timeMs: GENESIS_TIME_MS + 1000n, proposer: addressOf(K.validator.publicKey), txs, lastCommit: null });
+    const built = a.app.buildBlock({
+      height: 1n,
+      timeMs: GENESIS_TIME_MS + 1000n,
+      proposer: addressOf(K.validator.publicKey),
+      txs,
+      lastCommit: null,
+    });
     expect(built.receipts.map((r) => r.code)).toEqual(['OK', 'OK', 'OK']);
     expect(toHex(built.block.header.resultsRoot)).toBe(toHex(resultsRootOf(built.receipts)));
 

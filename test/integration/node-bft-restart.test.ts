@@ -30,15 +30,24 @@ interface Run {
 /** A node on the BFT engine making empty blocks quickly, with its log lines captured as JSON. */
 async function startNode(home: string, snapshotIntervalHeights: number | null): Promise<Run> {
   const logs: Record<string, unknown>[] = [];
-  const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
+  const logger = pino(
+    { level: 'info' },
+    { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) },
+  );
   const opts = loadNodeOptions(home);
   let producer: BftProducer | null = null;
   const node = new Node(opts, {
     logger,
-    createProducer: (ctx) => (producer = new BftProducer(
-      { block: opts.config.block, genesis: opts.genesis, signStatePath: join(home, 'data', 'signer.json'), snapshotIntervalHeights },
-      { ...ctx, key: K.validator, clock: Date.now },
-    )),
+    createProducer: (ctx) =>
+      (producer = new BftProducer(
+        {
+          block: opts.config.block,
+          genesis: opts.genesis,
+          signStatePath: join(home, 'data', 'signer.json'),
+          snapshotIntervalHeights,
+        },
+        { ...ctx, key: K.validator, clock: Date.now },
+      )),
   });
   await node.start();
   return { node, producer: () => producer!, logs };
@@ -66,10 +75,11 @@ async function withApp<T>(home: string, f: (app: ChainApp) => T): Promise<T> {
   }
 }
 
-const snapshotHeightOf = (home: string) => withApp(home, (app) => {
-  const b = app.chainStateSnapshot();
-  return b === undefined ? null : decodeChainStateSnapshot(b).height - 1n;
-});
+const snapshotHeightOf = (home: string) =>
+  withApp(home, (app) => {
+    const b = app.chainStateSnapshot();
+    return b === undefined ? null : decodeChainStateSnapshot(b).height - 1n;
+  });
 
 /** After stop: the engine's chain state equals a full replay of the database, and every stored commit verifies. */
 async function checkAgainstReplay(run: Run, home: string): Promise<void> {
@@ -78,7 +88,9 @@ async function checkAgainstReplay(run: Run, home: string): Promise<void> {
   await withApp(home, (app) => {
     const replayed = replayChainState(app, opts.genesis, consensusParamsOf(opts.genesis, opts.config.block));
     expect(engine.chain.height, 'engine at the height after the stored chain').toBe(replayed.height);
-    expect(encodeChainStateSnapshot(engine.chain.snapshot()), 'restored + advanced state equals a full replay').toEqual(encodeChainStateSnapshot(replayed.snapshot()));
+    expect(encodeChainStateSnapshot(engine.chain.snapshot()), 'restored + advanced state equals a full replay').toEqual(
+      encodeChainStateSnapshot(replayed.snapshot()),
+    );
     for (let h = 1n; h <= app.height(); h++) {
       const c = app.committedAt(h)!;
       expect(verifyCommit(c.block, c.commit, validators, CHAIN_ID), `commit of ${h}`).toMatchObject({ ok: true });
@@ -88,7 +100,14 @@ async function checkAgainstReplay(run: Run, home: string): Promise<void> {
 
 describe('BFT node restart from the chain-state snapshot', () => {
   it('the default interval follows the square root of the evidence window', () => {
-    const table: [number, number][] = [[0, 1], [1, 1], [2, 2], [100, 10], [101, 11], [1_814_400, 1347]];
+    const table: [number, number][] = [
+      [0, 1],
+      [1, 1],
+      [2, 2],
+      [100, 10],
+      [101, 11],
+      [1_814_400, 1347],
+    ];
     for (const [window, interval] of table) expect(snapshotIntervalOf(window), `window ${window}`).toBe(interval);
   });
 
@@ -122,7 +141,11 @@ describe('BFT node restart from the chain-state snapshot', () => {
     expect(top - at).toBeLessThan(4n);
 
     run = await startNode(h.home, 4);
-    expect(rebuiltLine(run)).toMatchObject({ source: 'snapshot', snapshotHeight: at.toString(), replayedBlocks: (top - at).toString() });
+    expect(rebuiltLine(run)).toMatchObject({
+      source: 'snapshot',
+      snapshotHeight: at.toString(),
+      replayedBlocks: (top - at).toString(),
+    });
     await waitHeight(run.node, top + 5n);
     await run.node.stop();
     await checkAgainstReplay(run, h.home);
@@ -139,7 +162,10 @@ describe('BFT node restart from the chain-state snapshot', () => {
     const top = run.node.height();
 
     run = await startNode(h.home, null);
-    expect(run.logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith('no chain-state snapshot in the database')), 'the fallback is logged').toBe(true);
+    expect(
+      run.logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith('no chain-state snapshot in the database')),
+      'the fallback is logged',
+    ).toBe(true);
     expect(rebuiltLine(run)).toMatchObject({ source: 'genesis', replayedBlocks: top.toString() });
     await waitHeight(run.node, top + 3n);
     await run.node.stop();

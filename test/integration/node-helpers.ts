@@ -53,12 +53,21 @@ export function genesisDoc(): GenesisDoc {
       { asset: 'CNY', address: addrHex(K.validator), amount: '10000000' },
       { asset: 'CNY', address: addrHex(K.alice), amount: '50000000' },
     ],
-    staking: { bondAsset: 'CNY', unbondingMs: String(7 * DAY_MS), slashBps: 500, jailMs: String(DAY_MS), minStake: '100000' },
+    staking: {
+      bondAsset: 'CNY',
+      unbondingMs: String(7 * DAY_MS),
+      slashBps: 500,
+      jailMs: String(DAY_MS),
+      minStake: '100000',
+    },
   };
 }
 
 /** A fresh home folder: config.json (ephemeral port, quiet logs), genesis.json, validator_key.json. */
-export function makeHome(config: PartialConfig = {}, genesis: GenesisDoc = genesisDoc()): { home: string; cleanup(): void } {
+export function makeHome(
+  config: PartialConfig = {},
+  genesis: GenesisDoc = genesisDoc(),
+): { home: string; cleanup(): void } {
   const home = mkdtempSync(join(tmpdir(), 'autochain-node-'));
   saveConfigFile(join(home, 'config.json'), {
     ...config,
@@ -97,7 +106,11 @@ export async function post(url: string, body: string, headers: Record<string, st
 let nextId = 1;
 
 /** One JSON-RPC call; returns the whole response object (result or error). */
-export async function rpc(url: string, method: string, params?: unknown): Promise<{ result?: unknown; error?: { code: number; message: string; data?: Record<string, unknown> } }> {
+export async function rpc(
+  url: string,
+  method: string,
+  params?: unknown,
+): Promise<{ result?: unknown; error?: { code: number; message: string; data?: Record<string, unknown> } }> {
   const r = await post(url, JSON.stringify({ jsonrpc: '2.0', id: nextId++, method, params }));
   return r.body as { result?: unknown; error?: { code: number; message: string; data?: Record<string, unknown> } };
 }
@@ -115,10 +128,29 @@ export interface BuildTxOpts {
 }
 
 /** A signed tx (hex) with args encoded by the op's schema. */
-export function buildTx<A>(kp: KeyPair, nonce: bigint, module: string, op: string, schema: Schema<A>, args: A, o: BuildTxOpts = {}): { hex: string; hash: string; bytes: Uint8Array } {
-  const bytes = encodeTx(signTx({
-    chainId: o.chainId ?? CHAIN_ID, sender: kp.publicKey, nonce, gasLimit: o.gasLimit ?? 10_000_000n, module, op, args: encode(schema, args),
-  }, kp));
+export function buildTx<A>(
+  kp: KeyPair,
+  nonce: bigint,
+  module: string,
+  op: string,
+  schema: Schema<A>,
+  args: A,
+  o: BuildTxOpts = {},
+): { hex: string; hash: string; bytes: Uint8Array } {
+  const bytes = encodeTx(
+    signTx(
+      {
+        chainId: o.chainId ?? CHAIN_ID,
+        sender: kp.publicKey,
+        nonce,
+        gasLimit: o.gasLimit ?? 10_000_000n,
+        module,
+        op,
+        args: encode(schema, args),
+      },
+      kp,
+    ),
+  );
   return { hex: toHex(bytes), hash: toHex(txHash(bytes)), bytes };
 }
 

@@ -55,24 +55,51 @@ describe('car loan through the node', () => {
     await watcher.subscribe('events', { module: 'loan', type: 'delinquency' }, (m) => alerts.push(m));
     await watcher.subscribe('blocks', undefined, (m) => blocks.push(m));
 
-    const now = async (): Promise<bigint> => BigInt((await lender.status()).latestBlockTimeMs ?? GENESIS_TIME_MS.toString());
+    const now = async (): Promise<bigint> =>
+      BigInt((await lender.status()).latestBlockTimeMs ?? GENESIS_TIME_MS.toString());
     const vin = makeVin(7);
 
-    await lender.tx('member', 'onboardBorrower', { borrower: addr(K.alice), identityCommitment: sha256(utf8('alice identity record')) });
+    await lender.tx('member', 'onboardBorrower', {
+      borrower: addr(K.alice),
+      identityCommitment: sha256(utf8('alice identity record')),
+    });
     const t0 = await now();
     await bureau.tx('credit', 'attest', {
-      borrower: addr(K.alice), score: 720, band: 'B', currency: 'CNY', grossMonthlyIncome: 50_000_00n, outsideMonthlyDebt: 2_000_00n,
-      issuedAtMs: t0, expiresAtMs: t0 + 365n * BigInt(DAY_MS),
+      borrower: addr(K.alice),
+      score: 720,
+      band: 'B',
+      currency: 'CNY',
+      grossMonthlyIncome: 50_000_00n,
+      outsideMonthlyDebt: 2_000_00n,
+      issuedAtMs: t0,
+      expiresAtMs: t0 + 365n * BigInt(DAY_MS),
     });
-    await alice.tx('credit', 'consent', { lender: addr(K.lender), purpose: 'autoLoan', expiresAtMs: t0 + 365n * BigInt(DAY_MS) });
+    await alice.tx('credit', 'consent', {
+      lender: addr(K.lender),
+      purpose: 'autoLoan',
+      expiresAtMs: t0 + 365n * BigInt(DAY_MS),
+    });
     await lender.tx('product', 'create', productParams({ graceDays: 3 }));
     await maker.tx('vehicle', 'register', {
-      vin, make: 'Geely', model: 'Galaxy', modelYear: 2026, energy: 'fuel', use: 'private', condition: 'new', owner: addr(K.dealer),
+      vin,
+      make: 'Geely',
+      model: 'Galaxy',
+      modelYear: 2026,
+      energy: 'fuel',
+      use: 'private',
+      condition: 'new',
+      owner: addr(K.dealer),
     });
     const products = await lender.products({ lender: addrHex(K.lender) });
     expect(products.total).toBe(1);
 
-    const applied = await alice.tx('loan', 'apply', { productId: 1n, vin, price: 200_000_00n, downPayment: 60_000_00n, termMonths: 36 });
+    const applied = await alice.tx('loan', 'apply', {
+      productId: 1n,
+      vin,
+      price: 200_000_00n,
+      downPayment: 60_000_00n,
+      termMonths: 36,
+    });
     const approval = applied.receipt.events.find((e) => e.module === 'loan');
     expect(approval?.type, JSON.stringify(applied.receipt.events)).toBe('approved');
     const applicationId = BigInt(approval!.attrs.applicationId!);
@@ -117,7 +144,12 @@ describe('car loan through the node', () => {
     const commit = await alice.getCommit(tip.height);
     const set = ValidatorSet.fromGenesis([{ publicKey: K.validator.publicKey, power: 1_000_000n }]);
     const decoded = decodeBlock(fromHex(block.raw));
-    const c = { height: BigInt(commit.height), round: commit.round, blockHash: fromHex(commit.blockHash), signatures: commit.signatures.map((s) => ({ validator: fromHex(s.validator), signature: fromHex(s.signature) })) };
+    const c = {
+      height: BigInt(commit.height),
+      round: commit.round,
+      blockHash: fromHex(commit.blockHash),
+      signatures: commit.signatures.map((s) => ({ validator: fromHex(s.validator), signature: fromHex(s.signature) })),
+    };
     expect(verifyCommit(decoded, c, set, CHAIN_ID)).toMatchObject({ ok: true });
   });
 
@@ -132,6 +164,8 @@ describe('car loan through the node', () => {
     expect(verifyProof(fromHex(p.root), key, fromHex(p.value!), decodeStateProof(fromHex(p.proof)))).toBe(true);
     const absent = await c.stateGetProof(utf8('asset/bal/CNY/nobody'));
     expect(absent.value).toBeNull();
-    expect(verifyProof(fromHex(absent.root), utf8('asset/bal/CNY/nobody'), null, decodeStateProof(fromHex(absent.proof)))).toBe(true);
+    expect(
+      verifyProof(fromHex(absent.root), utf8('asset/bal/CNY/nobody'), null, decodeStateProof(fromHex(absent.proof))),
+    ).toBe(true);
   });
 });

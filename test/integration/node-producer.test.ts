@@ -11,7 +11,12 @@ import { makeHome, call, buildTx, K, addrHex, genesisDoc, DAY_MS, GENESIS_TIME_M
 import type { PartialConfig } from '../../src/node/config.js';
 import type { GenesisDoc } from '../../src/node/genesis.js';
 
-async function withNode(config: PartialConfig, genesis: GenesisDoc | undefined, fn: (url: string, node: Node) => Promise<void>, opts: { noKey?: boolean } = {}): Promise<void> {
+async function withNode(
+  config: PartialConfig,
+  genesis: GenesisDoc | undefined,
+  fn: (url: string, node: Node) => Promise<void>,
+  opts: { noKey?: boolean } = {},
+): Promise<void> {
   const h = makeHome(config, genesis);
   if (opts.noKey) rmSync(join(h.home, 'validator_key.json'));
   const node = new Node(loadNodeOptions(h.home));
@@ -29,37 +34,46 @@ const heightOf = async (url: string) => BigInt((await call<{ height: string }>(u
 const transfer = { asset: 'CNY', to: Buffer.from(addrHex(K.bob), 'hex'), amount: 1n, memo: '' };
 
 describe('single-validator producer', () => {
-  it('makes no block while nothing waits and empty blocks are off', () => withNode({ block: { intervalMs: 10, emptyBlockIntervalMs: 0 } }, undefined, async (url) => {
-    await sleep(150);
-    expect(await heightOf(url)).toBe(0n);
-  }));
+  it('makes no block while nothing waits and empty blocks are off', () =>
+    withNode({ block: { intervalMs: 10, emptyBlockIntervalMs: 0 } }, undefined, async (url) => {
+      await sleep(150);
+      expect(await heightOf(url)).toBe(0n);
+    }));
 
-  it('makes empty blocks when emptyBlockIntervalMs is set, at devnet block times', () => withNode(
-    { block: { intervalMs: 10, emptyBlockIntervalMs: 20, timeStepMs: DAY_MS } }, undefined, async (url) => {
+  it('makes empty blocks when emptyBlockIntervalMs is set, at devnet block times', () =>
+    withNode({ block: { intervalMs: 10, emptyBlockIntervalMs: 20, timeStepMs: DAY_MS } }, undefined, async (url) => {
       for (let i = 0; i < 100 && (await heightOf(url)) < 3n; i++) await sleep(20);
       expect(await heightOf(url)).toBeGreaterThanOrEqual(3n);
       const b2 = await call<{ header: { timeMs: string }; txs: unknown[] }>(url, 'chain_getBlock', { height: 2 });
       expect(b2.txs).toEqual([]);
       expect(BigInt(b2.header.timeMs)).toBe(GENESIS_TIME_MS + 2n * BigInt(DAY_MS));
-    },
-  ));
+    }));
 
-  it('uses the wall clock otherwise: block times increase and are after genesis', () => withNode({ block: { intervalMs: 10, emptyBlockIntervalMs: 0 } }, undefined, async (url) => {
-    for (let n = 0n; n < 2n; n++) {
-      await call(url, 'tx_submit', { tx: buildTx(K.alice, n, 'asset', 'transfer', TransferArgs, transfer).hex, wait: true });
-    }
-    const b1 = await call<{ header: { timeMs: string } }>(url, 'chain_getBlock', { height: 1 });
-    const b2 = await call<{ header: { timeMs: string; prevHash: string } }>(url, 'chain_getBlock', { height: 2 });
-    expect(BigInt(b2.header.timeMs)).toBeGreaterThan(BigInt(b1.header.timeMs));
-    expect(BigInt(b1.header.timeMs)).toBeGreaterThan(GENESIS_TIME_MS);
-    const h1 = await call<{ hash: string }>(url, 'chain_getBlock', { height: 1 });
-    expect(b2.header.prevHash).toBe(h1.hash);
-  }));
+  it('uses the wall clock otherwise: block times increase and are after genesis', () =>
+    withNode({ block: { intervalMs: 10, emptyBlockIntervalMs: 0 } }, undefined, async (url) => {
+      for (let n = 0n; n < 2n; n++) {
+        await call(url, 'tx_submit', {
+          tx: buildTx(K.alice, n, 'asset', 'transfer', TransferArgs, transfer).hex,
+          wait: true,
+        });
+      }
+      const b1 = await call<{ header: { timeMs: string } }>(url, 'chain_getBlock', { height: 1 });
+      const b2 = await call<{ header: { timeMs: string; prevHash: string } }>(url, 'chain_getBlock', { height: 2 });
+      expect(BigInt(b2.header.timeMs)).toBeGreaterThan(BigInt(b1.header.timeMs));
+      expect(BigInt(b1.header.timeMs)).toBeGreaterThan(GENESIS_TIME_MS);
+      const h1 = await call<{ hash: string }>(url, 'chain_getBlock', { height: 1 });
+      expect(b2.header.prevHash).toBe(h1.hash);
+    }));
 
   it('makes no block without > 2/3 of the power: the tx waits', async () => {
     const other = keyPairFromLabel('itest-validator-2');
     const g = genesisDoc();
-    g.members.push({ id: 'operator2', name: 'Second Operator', roles: ['validator'], accounts: [toHex(other.publicKey)] });
+    g.members.push({
+      id: 'operator2',
+      name: 'Second Operator',
+      roles: ['validator'],
+      accounts: [toHex(other.publicKey)],
+    });
     g.validators.push({ publicKey: toHex(other.publicKey), stake: '1000000', memberId: 'operator2' });
     await withNode({ block: { intervalMs: 10, emptyBlockIntervalMs: 10 } }, g, async (url) => {
       const t = buildTx(K.alice, 0n, 'asset', 'transfer', TransferArgs, transfer);
@@ -74,11 +88,17 @@ describe('single-validator producer', () => {
     });
   });
 
-  it('without a validator key the node serves RPC and makes no blocks', () => withNode({ block: { intervalMs: 10, emptyBlockIntervalMs: 10 } }, undefined, async (url) => {
-    await sleep(100);
-    const s = await call<{ height: string; validator: string | null }>(url, 'chain_status');
-    expect(s).toMatchObject({ height: '0', validator: null });
-    const acct = await call<{ balances: { amount: string }[] }>(url, 'account_get', { address: addrHex(K.alice) });
-    expect(acct.balances[0]!.amount).toBe('50000000');
-  }, { noKey: true }));
+  it('without a validator key the node serves RPC and makes no blocks', () =>
+    withNode(
+      { block: { intervalMs: 10, emptyBlockIntervalMs: 10 } },
+      undefined,
+      async (url) => {
+        await sleep(100);
+        const s = await call<{ height: string; validator: string | null }>(url, 'chain_status');
+        expect(s).toMatchObject({ height: '0', validator: null });
+        const acct = await call<{ balances: { amount: string }[] }>(url, 'account_get', { address: addrHex(K.alice) });
+        expect(acct.balances[0]!.amount).toBe('50000000');
+      },
+      { noKey: true },
+    ));
 });

@@ -25,7 +25,9 @@ function startNode(): Promise<{ child: ChildProcess; url: string; lines: string[
   children.push(child);
   const lines: string[] = [];
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   return new Promise((resolvePromise, reject) => {
     const timer = setTimeout(() => reject(new Error(`node did not start in 15 s: ${stderr}`)), 15_000);
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -48,7 +50,8 @@ function startNode(): Promise<{ child: ChildProcess; url: string; lines: string[
 }
 
 function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  if (child.exitCode !== null || child.signalCode !== null)
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   return new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
 }
 
@@ -71,22 +74,37 @@ describe('kill -9 and restart', () => {
     const senders = [0, 1, 2, 3].map((i) => keyPairFromLabel(`itest-restart-${i}`));
     const acked: Acked[] = [];
     let killed = false;
-    const funder = await Promise.all(senders.map((s, i) => call<{ committed: { receipt: { code: string } } }>(url, 'tx_submit', {
-      tx: buildTx(K.alice, BigInt(i), 'asset', 'transfer', TransferArgs, { asset: 'CNY', to: Buffer.from(addrHex(s), 'hex'), amount: 1000n, memo: '' }).hex,
-      wait: true,
-    })));
+    const funder = await Promise.all(
+      senders.map((s, i) =>
+        call<{ committed: { receipt: { code: string } } }>(url, 'tx_submit', {
+          tx: buildTx(K.alice, BigInt(i), 'asset', 'transfer', TransferArgs, {
+            asset: 'CNY',
+            to: Buffer.from(addrHex(s), 'hex'),
+            amount: 1000n,
+            memo: '',
+          }).hex,
+          wait: true,
+        }),
+      ),
+    );
     expect(funder.every((f) => f.committed.receipt.code === 'OK')).toBe(true);
 
     const flows = senders.map(async (kp) => {
       for (let nonce = 0n; !killed; nonce++) {
-        const t = buildTx(kp, nonce, 'asset', 'transfer', TransferArgs, { asset: 'CNY', to: Buffer.from(addrHex(K.bob), 'hex'), amount: 1n, memo: '' });
+        const t = buildTx(kp, nonce, 'asset', 'transfer', TransferArgs, {
+          asset: 'CNY',
+          to: Buffer.from(addrHex(K.bob), 'hex'),
+          amount: 1n,
+          memo: '',
+        });
         let r: Awaited<ReturnType<typeof rpc>>;
         try {
           r = await rpc(url, 'tx_submit', { tx: t.hex, wait: true, timeoutMs: 5000 });
         } catch {
           return; // the connection died with the process
         }
-        const c = (r.result as { committed?: { height: string; index: number; receipt: { code: string } } } | undefined)?.committed;
+        const c = (r.result as { committed?: { height: string; index: number; receipt: { code: string } } } | undefined)
+          ?.committed;
         if (!c) return;
         acked.push({ hash: t.hash, height: c.height, index: c.index, code: c.receipt.code });
       }
@@ -106,13 +124,27 @@ describe('kill -9 and restart', () => {
     const maxAcked = ackedAtKill.reduce((m, a) => (BigInt(a.height) > m ? BigInt(a.height) : m), 0n);
     expect(BigInt(status.height)).toBeGreaterThanOrEqual(maxAcked);
     for (const a of ackedAtKill) {
-      const got = await call<{ height: string; index: number; receipt: { code: string } }>(url, 'tx_get', { hash: a.hash });
-      expect({ height: got.height, index: got.index, code: got.receipt.code }, a.hash).toEqual({ height: a.height, index: a.index, code: a.code });
+      const got = await call<{ height: string; index: number; receipt: { code: string } }>(url, 'tx_get', {
+        hash: a.hash,
+      });
+      expect({ height: got.height, index: got.index, code: got.receipt.code }, a.hash).toEqual({
+        height: a.height,
+        index: a.index,
+        code: a.code,
+      });
     }
     // The restarted node keeps committing from where it was: the next nonce of sender 0 follows its committed txs.
     const acct = await call<{ nonce: string }>(url, 'account_get', { address: addrHex(senders[0]!) });
-    const next = buildTx(senders[0]!, BigInt(acct.nonce), 'asset', 'transfer', TransferArgs, { asset: 'CNY', to: Buffer.from(addrHex(K.bob), 'hex'), amount: 1n, memo: '' });
-    const after = await call<{ committed: { height: string; receipt: { code: string } } }>(url, 'tx_submit', { tx: next.hex, wait: true });
+    const next = buildTx(senders[0]!, BigInt(acct.nonce), 'asset', 'transfer', TransferArgs, {
+      asset: 'CNY',
+      to: Buffer.from(addrHex(K.bob), 'hex'),
+      amount: 1n,
+      memo: '',
+    });
+    const after = await call<{ committed: { height: string; receipt: { code: string } } }>(url, 'tx_submit', {
+      tx: next.hex,
+      wait: true,
+    });
     expect(after.committed.receipt.code).toBe('OK');
     expect(BigInt(after.committed.height)).toBeGreaterThan(BigInt(status.height));
 
@@ -120,7 +152,13 @@ describe('kill -9 and restart', () => {
     child.kill('SIGTERM');
     const end = await exited(child);
     expect(end.code).toBe(0);
-    const msgs = second.lines.map((l) => { try { return (JSON.parse(l) as { msg?: string }).msg; } catch { return undefined; } });
+    const msgs = second.lines.map((l) => {
+      try {
+        return (JSON.parse(l) as { msg?: string }).msg;
+      } catch {
+        return undefined;
+      }
+    });
     expect(msgs).toContain('signal received: stopping gracefully');
     expect(msgs).toContain('stopped');
   }, 60_000);
@@ -137,7 +175,9 @@ describe('kill -9 and restart', () => {
       const child = spawn(process.execPath, [MAIN, '--home', other.home], { stdio: ['ignore', 'pipe', 'pipe'] });
       children.push(child);
       let stderr = '';
-      child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+      child.stderr!.on('data', (d: Buffer) => {
+        stderr += d.toString();
+      });
       const end = await exited(child);
       expect(end.code).toBe(1);
       expect(stderr).toContain('another genesis');

@@ -13,11 +13,22 @@ describe('node smoke', () => {
     const node = new Node(loadNodeOptions(home.home));
     const { rpcUrl } = await node.start();
     const nonces = new Nonces();
-    const tx = buildTx(K.alice, nonces.next(K.alice), 'asset', 'transfer', TransferArgs, { asset: 'CNY', to: Buffer.from(addrHex(K.bob), 'hex'), amount: 1234n, memo: 'hi' });
-    const r = await call<{ hash: string; committed: { height: string; receipt: { code: string } } }>(rpcUrl, 'tx_submit', { tx: tx.hex, wait: true });
+    const tx = buildTx(K.alice, nonces.next(K.alice), 'asset', 'transfer', TransferArgs, {
+      asset: 'CNY',
+      to: Buffer.from(addrHex(K.bob), 'hex'),
+      amount: 1234n,
+      memo: 'hi',
+    });
+    const r = await call<{ hash: string; committed: { height: string; receipt: { code: string } } }>(
+      rpcUrl,
+      'tx_submit',
+      { tx: tx.hex, wait: true },
+    );
     expect(r.hash).toBe(tx.hash);
     expect(r.committed.receipt.code).toBe('OK');
-    const acct = await call<{ balances: { asset: string; amount: string }[] }>(rpcUrl, 'account_get', { address: addrHex(K.bob) });
+    const acct = await call<{ balances: { asset: string; amount: string }[] }>(rpcUrl, 'account_get', {
+      address: addrHex(K.bob),
+    });
     expect(acct.balances).toEqual([{ asset: 'CNY', amount: '1234' }]);
     const status = await call<{ height: string; stateRoot: string }>(rpcUrl, 'chain_status');
     await node.stop();
@@ -39,7 +50,12 @@ describe('graceful stop', () => {
       const { rpcUrl } = await node.start();
       const senders = [0, 1, 2, 3].map((i) => keyPairFromLabel(`itest-stop-${i}`));
       for (const [i, s] of senders.entries()) {
-        const fund = buildTx(K.alice, BigInt(i), 'asset', 'transfer', TransferArgs, { asset: 'CNY', to: Buffer.from(addrHex(s), 'hex'), amount: 100n, memo: '' });
+        const fund = buildTx(K.alice, BigInt(i), 'asset', 'transfer', TransferArgs, {
+          asset: 'CNY',
+          to: Buffer.from(addrHex(s), 'hex'),
+          amount: 100n,
+          memo: '',
+        });
         await call(rpcUrl, 'tx_submit', { tx: fund.hex, wait: true });
       }
       const acked: string[] = [];
@@ -47,7 +63,12 @@ describe('graceful stop', () => {
       let stopping = false;
       const flows = senders.map(async (s) => {
         for (let n = 0n; !stopping; n++) {
-          const t = buildTx(s, n, 'asset', 'transfer', TransferArgs, { asset: 'CNY', to: Buffer.from(addrHex(K.bob), 'hex'), amount: 1n, memo: '' });
+          const t = buildTx(s, n, 'asset', 'transfer', TransferArgs, {
+            asset: 'CNY',
+            to: Buffer.from(addrHex(K.bob), 'hex'),
+            amount: 1n,
+            memo: '',
+          });
           try {
             const r = await rpc(rpcUrl, 'tx_submit', { tx: t.hex, wait: true, timeoutMs: 5000 });
             if (r.result) acked.push(t.hash);

@@ -14,10 +14,20 @@ import { ConsensusError } from '../../src/consensus/errors.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const child = join(root, 'test', 'integration', 'signer-child.mjs');
-const built = [join(root, 'dist', 'src', 'node', 'signer-store.js'), join(root, 'dist', 'src', 'consensus', 'signer-guard.js')];
+const built = [
+  join(root, 'dist', 'src', 'node', 'signer-store.js'),
+  join(root, 'dist', 'src', 'consensus', 'signer-guard.js'),
+];
 const sources = [join(root, 'src', 'node', 'signer-store.ts'), join(root, 'src', 'consensus', 'signer-guard.ts')];
 
-interface Line { h?: string; r?: number; t?: number; hash?: string; refused?: string; ready?: boolean }
+interface Line {
+  h?: string;
+  r?: number;
+  t?: number;
+  hash?: string;
+  refused?: string;
+  ready?: boolean;
+}
 
 /** Runs the child until it has printed at least `minLines` signatures after a random delay, then SIGKILLs it. */
 function runAndKill(path: string, variant: string, killAfterLines: number): Promise<Line[]> {
@@ -55,7 +65,11 @@ describe('signer guard across kill -9', () => {
     const stale = built.some((b, i) => !existsSync(b) || statSync(b).mtimeMs < statSync(sources[i]!).mtimeMs);
     if (stale) {
       try {
-        execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], { cwd: root, stdio: 'ignore' });
+        execFileSync(
+          process.execPath,
+          [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')],
+          { cwd: root, stdio: 'ignore' },
+        );
       } catch {
         // Other parts of the tree may not typecheck; tsc still emits. Checked below.
       }
@@ -87,13 +101,26 @@ describe('signer guard across kill -9', () => {
         expect(state, `cycle ${cycle}: no durable record`).not.toBeNull();
         if (last !== undefined) {
           const persisted = order(state!.height, state!.round, state!.step);
-          expect(persisted >= order(BigInt(last.h!), last.r!, last.t! + 1), `cycle ${cycle}: emitted ${hrs(last)} beyond the record`).toBe(true);
+          expect(
+            persisted >= order(BigInt(last.h!), last.r!, last.t! + 1),
+            `cycle ${cycle}: emitted ${hrs(last)} beyond the record`,
+          ).toBe(true);
         }
         // The parent, as a restarted node, is refused a conflicting vote at the recorded step and anything earlier.
-        const signer = new GuardedSigner({ keyPair: keyPairFromLabel('signer-kill-test') }, { store: new FileSignStateStore(path) });
+        const signer = new GuardedSigner(
+          { keyPair: keyPairFromLabel('signer-kill-test') },
+          { store: new FileSignStateStore(path) },
+        );
         const validator = addressOf(keyPairFromLabel('signer-kill-test').publicKey);
         const type = state!.step === 2 ? VOTE_PREVOTE : 2;
-        const conflicting = { chainId: 'kill-chain', type, height: state!.height, round: state!.round, blockHash: new Uint8Array(32).fill(cycle + 1), validator };
+        const conflicting = {
+          chainId: 'kill-chain',
+          type,
+          height: state!.height,
+          round: state!.round,
+          blockHash: new Uint8Array(32).fill(cycle + 1),
+          validator,
+        };
         expect(() => signer.signVote(conflicting)).toThrow(ConsensusError);
         expect(() => signer.signVote({ ...conflicting, height: state!.height - 1n })).toThrow(ConsensusError);
       }

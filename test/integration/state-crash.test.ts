@@ -32,7 +32,14 @@ function runAndKill(): Promise<{ opened: bigint; lastAcked: bigint | null; outpu
   return new Promise((resolvePromise, reject) => {
     const child = spawn(
       process.execPath,
-      ['--experimental-transform-types', '--no-warnings', '--import', join(fixtures, 'ts-resolve.mjs'), join(fixtures, 'state-crash-child.ts'), dir],
+      [
+        '--experimental-transform-types',
+        '--no-warnings',
+        '--import',
+        join(fixtures, 'ts-resolve.mjs'),
+        join(fixtures, 'state-crash-child.ts'),
+        dir,
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
@@ -57,7 +64,11 @@ function runAndKill(): Promise<{ opened: bigint; lastAcked: bigint | null; outpu
       const opened = /open (\d+)/.exec(out);
       const acks = [...out.matchAll(/committed (\d+)/g)];
       if (opened === null) return reject(new Error(`child never opened the store: ${err}`));
-      resolvePromise({ opened: BigInt(opened[1]!), lastAcked: acks.length > 0 ? BigInt(acks[acks.length - 1]![1]!) : null, output: out });
+      resolvePromise({
+        opened: BigInt(opened[1]!),
+        lastAcked: acks.length > 0 ? BigInt(acks[acks.length - 1]![1]!) : null,
+        output: out,
+      });
     });
   });
 }

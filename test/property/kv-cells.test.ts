@@ -28,14 +28,26 @@ type Op =
 const key = fc.constantFrom(...KEYS);
 const form = fc.integer({ min: 0, max: 2 });
 const op: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ k: fc.constant('set' as const), key, v: fc.integer({ min: 0, max: 255 }), form }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({ k: fc.constant('set' as const), key, v: fc.integer({ min: 0, max: 255 }), form }),
+  },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('del' as const), key, form }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('get' as const), key, form }) },
   {
     weight: 4,
     arbitrary: fc.record({
-      k: fc.constantFrom('begin' as const, 'release' as const, 'rollback' as const, 'commit' as const, 'clear' as const, 'other' as const, 'direct' as const),
-      key, v: fc.integer({ min: 0, max: 255 }),
+      k: fc.constantFrom(
+        'begin' as const,
+        'release' as const,
+        'rollback' as const,
+        'commit' as const,
+        'clear' as const,
+        'other' as const,
+        'direct' as const,
+      ),
+      key,
+      v: fc.integer({ min: 0, max: 255 }),
     }),
   },
 );
@@ -51,7 +63,8 @@ class Model {
   }
 }
 
-const dumpStore = (m: MemoryKv): string[] => [...m.entries()].map(([k, v]) => `${Buffer.from(k).toString('latin1')}=${v[0]}`).sort();
+const dumpStore = (m: MemoryKv): string[] =>
+  [...m.entries()].map(([k, v]) => `${Buffer.from(k).toString('latin1')}=${v[0]}`).sort();
 const dumpModel = (m: Map<string, number>): string[] => [...m].map(([k, v]) => `${k}=${v}`).sort();
 
 describe('Overlay cell mode (property)', () => {
@@ -126,8 +139,12 @@ describe('Overlay cell mode (property)', () => {
           expect(mem.size).toBe(model.base.size);
           expect(dumpStore(mem)).toEqual(dumpModel(model.base));
         }
-        const changes = o.changes().map((c) => `${Buffer.from(c.key).toString('latin1')}=${c.value === null ? 'del' : c.value[0]}`);
-        const expected = [...model.writes].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([k, v]) => `${k}=${v === null ? 'del' : v}`);
+        const changes = o
+          .changes()
+          .map((c) => `${Buffer.from(c.key).toString('latin1')}=${c.value === null ? 'del' : c.value[0]}`);
+        const expected = [...model.writes]
+          .sort((a, b) => (a[0] < b[0] ? -1 : 1))
+          .map(([k, v]) => `${k}=${v === null ? 'del' : v}`);
         expect(changes).toEqual(expected);
         expect(o.size).toBe(model.writes.size);
       }),

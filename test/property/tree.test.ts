@@ -1,7 +1,16 @@
 // The state tree against a plain Map model over random operation sequences: roots, proofs, tampering, order.
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { applyUpdates, fastSha256, proveKeyHash, referenceRoot, sortUpdates, type Page, type PageKey, type PageWrites } from '../../src/state/smt.js';
+import {
+  applyUpdates,
+  fastSha256,
+  proveKeyHash,
+  referenceRoot,
+  sortUpdates,
+  type Page,
+  type PageKey,
+  type PageWrites,
+} from '../../src/state/smt.js';
 import { verifyProof, type StateProof } from '../../src/state/proof.js';
 import { sha256 } from '../../src/core/hash.js';
 import { toHex, utf8 } from '../../src/core/bytes.js';
@@ -16,7 +25,10 @@ class Tree {
 
   apply(batch: Op[]): void {
     const last = new Map<string, string | null>(batch);
-    const updates = [...last].map(([k, v]) => ({ keyHash: fastSha256(utf8(k)), valueHash: v === null ? null : fastSha256(utf8(v)) }));
+    const updates = [...last].map(([k, v]) => ({
+      keyHash: fastSha256(utf8(k)),
+      valueHash: v === null ? null : fastSha256(utf8(v)),
+    }));
     const writes: PageWrites = new Map();
     this.root = applyUpdates(this, sortUpdates(updates), writes);
     for (const [k, { page }] of writes) {
@@ -103,7 +115,9 @@ describe('state tree vs a Map model', () => {
         const anyKey = 'k/0';
         const rootFlip = new Uint8Array(tree.root);
         rootFlip[0]! ^= 1;
-        expect(verifyProof(rootFlip, utf8(anyKey), model.has(anyKey) ? utf8(model.get(anyKey)!) : null, tree.prove(anyKey))).toBe(false);
+        expect(
+          verifyProof(rootFlip, utf8(anyKey), model.has(anyKey) ? utf8(model.get(anyKey)!) : null, tree.prove(anyKey)),
+        ).toBe(false);
       }),
       { numRuns: 60 },
     );
@@ -111,21 +125,25 @@ describe('state tree vs a Map model', () => {
 
   it('proves absence for keys never written', () => {
     fc.assert(
-      fc.property(batchesArb, fc.array(fc.string({ minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 20 }), (batches, probes) => {
-        const tree = new Tree();
-        const model = new Map<string, string>();
-        for (const b of batches) {
-          tree.apply(b);
-          applyModel(model, b);
-        }
-        for (const probe of probes) {
-          const key = `absent/${probe}`;
-          const proof = tree.prove(key);
-          expect(proof.leaf === null || toHex(proof.leaf.keyHash) !== toHex(sha256(utf8(key)))).toBe(true);
-          expect(verifyProof(tree.root, utf8(key), null, proof)).toBe(true);
-          expect(verifyProof(tree.root, utf8(key), utf8('v'), proof)).toBe(false);
-        }
-      }),
+      fc.property(
+        batchesArb,
+        fc.array(fc.string({ minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 20 }),
+        (batches, probes) => {
+          const tree = new Tree();
+          const model = new Map<string, string>();
+          for (const b of batches) {
+            tree.apply(b);
+            applyModel(model, b);
+          }
+          for (const probe of probes) {
+            const key = `absent/${probe}`;
+            const proof = tree.prove(key);
+            expect(proof.leaf === null || toHex(proof.leaf.keyHash) !== toHex(sha256(utf8(key)))).toBe(true);
+            expect(verifyProof(tree.root, utf8(key), null, proof)).toBe(true);
+            expect(verifyProof(tree.root, utf8(key), utf8('v'), proof)).toBe(false);
+          }
+        },
+      ),
       { numRuns: 60 },
     );
   });
@@ -133,7 +151,11 @@ describe('state tree vs a Map model', () => {
   it('the same content gives the same root whatever the order and batching of writes', () => {
     fc.assert(
       fc.property(
-        fc.uniqueArray(fc.tuple(keyArb, fc.string({ maxLength: 6 })), { selector: (e) => e[0], minLength: 0, maxLength: 80 }),
+        fc.uniqueArray(fc.tuple(keyArb, fc.string({ maxLength: 6 })), {
+          selector: (e) => e[0],
+          minLength: 0,
+          maxLength: 80,
+        }),
         fc.array(fc.nat(), { minLength: 1, maxLength: 6 }),
         fc.array(keyArb, { maxLength: 20 }),
         (entries, cuts, noise) => {

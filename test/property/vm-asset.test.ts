@@ -10,7 +10,11 @@ const ACCOUNTS = [L.bank, L.lender, L.alice, L.bob, L.v1, L.v2, L.v3, L.outsider
 const ASSETS = ['CNY', 'USD', 'EUR'] as const; // EUR is unknown: those ops must fail and change nothing
 const who = fc.constantFrom(...ACCOUNTS);
 const asset = fc.constantFrom(...ASSETS);
-const amount = fc.oneof(fc.bigInt({ min: 0n, max: 2_000_000n }), fc.constant(0n), fc.bigInt({ min: 0n, max: 10n ** 12n }));
+const amount = fc.oneof(
+  fc.bigInt({ min: 0n, max: 2_000_000n }),
+  fc.constant(0n),
+  fc.bigInt({ min: 0n, max: 10n ** 12n }),
+);
 
 type Step =
   | { k: 'issue'; by: string; to: string; asset: string; amount: bigint }
@@ -27,7 +31,11 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ k: fc.constant('transfer' as const), by: who, to: who, asset, amount }),
   fc.record({ k: fc.constantFrom('bond' as const, 'unbond' as const), by: who, amount }),
   fc.record({ k: fc.constant('unjail' as const), by: who }),
-  fc.record({ k: fc.constant('evidence' as const), validator: fc.constantFrom(L.v1, L.v2, L.v3), height: fc.bigInt({ min: 1n, max: 4n }) }),
+  fc.record({
+    k: fc.constant('evidence' as const),
+    validator: fc.constantFrom(L.v1, L.v2, L.v3),
+    height: fc.bigInt({ min: 1n, max: 4n }),
+  }),
   fc.record({ k: fc.constant('block' as const), ms: fc.constantFrom(1_000n, DAY_MS, 3n * DAY_MS, 8n * DAY_MS) }),
 );
 
@@ -36,7 +44,9 @@ describe('asset conservation (property)', () => {
     fc.assert(
       fc.property(fc.array(step, { minLength: 1, maxLength: 40 }), (steps) => {
         const c = new TestChain();
-        const expected = new Map<string, bigint>(ASSETS.filter((a) => a !== 'EUR').map((a) => [a, supplyOf(c.state, a)]));
+        const expected = new Map<string, bigint>(
+          ASSETS.filter((a) => a !== 'EUR').map((a) => [a, supplyOf(c.state, a)]),
+        );
         for (const s of steps) {
           if (s.k === 'block') {
             c.nextBlock(s.ms);
@@ -51,7 +61,12 @@ describe('asset conservation (property)', () => {
             const r = c.send(s.by, 'asset', 'redeem', RedeemArgs, { asset: s.asset, amount: s.amount });
             if (r.code === 'OK') expected.set(s.asset, expected.get(s.asset)! - s.amount);
           } else if (s.k === 'transfer') {
-            c.send(s.by, 'asset', 'transfer', TransferArgs, { asset: s.asset, to: addr(s.to), amount: s.amount, memo: '' });
+            c.send(s.by, 'asset', 'transfer', TransferArgs, {
+              asset: s.asset,
+              to: addr(s.to),
+              amount: s.amount,
+              memo: '',
+            });
           } else if (s.k === 'unjail') {
             c.send(s.by, 'staking', 'unjail', UnjailArgs, {});
           } else {

@@ -9,8 +9,19 @@ import { equalBytes } from '../../src/core/bytes.js';
 import { loadVehicle, TransferOwnershipArgs } from '../../src/vm/modules/vehicle.js';
 import { CreateArgs } from '../../src/vm/modules/product.js';
 import {
-  AssignArgs, AcceptAssignmentArgs, RepossessArgs, RecordSaleArgs, FundArgs, LOAN_STATUSES, loadLoan, loadSchedule,
-  balancesOf, monthlyDebtOf, views, penaltyAccrued, type Loan,
+  AssignArgs,
+  AcceptAssignmentArgs,
+  RepossessArgs,
+  RecordSaleArgs,
+  FundArgs,
+  LOAN_STATUSES,
+  loadLoan,
+  loadSchedule,
+  balancesOf,
+  monthlyDebtOf,
+  views,
+  penaltyAccrued,
+  type Loan,
 } from '../../src/vm/modules/loan.js';
 import { buildSchedule } from '../../src/vm/money.js';
 
@@ -27,12 +38,41 @@ const VEHICLES = 6;
 const TERMS = [12, 24, 36, 48, 60];
 
 const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ k: fc.constant('open' as const), b: fc.nat(2), v: fc.nat(VEHICLES - 1), term: fc.nat(4), downPct: fc.integer({ min: 18, max: 60 }), product: fc.nat(1) }) },
-  { weight: 5, arbitrary: fc.record({ k: fc.constant('repay' as const), loan: fc.nat(7), mode: fc.constantFrom('installment' as const, 'part' as const, 'payoff' as const, 'over' as const), pct: fc.integer({ min: 1, max: 100 }), payer: fc.nat(3) }) },
-  { weight: 5, arbitrary: fc.record({ k: fc.constant('days' as const), days: fc.oneof(fc.nat(3), fc.integer({ min: 25, max: 45 })), ms: fc.nat(86_399_999) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      k: fc.constant('open' as const),
+      b: fc.nat(2),
+      v: fc.nat(VEHICLES - 1),
+      term: fc.nat(4),
+      downPct: fc.integer({ min: 18, max: 60 }),
+      product: fc.nat(1),
+    }),
+  },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      k: fc.constant('repay' as const),
+      loan: fc.nat(7),
+      mode: fc.constantFrom('installment' as const, 'part' as const, 'payoff' as const, 'over' as const),
+      pct: fc.integer({ min: 1, max: 100 }),
+      payer: fc.nat(3),
+    }),
+  },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      k: fc.constant('days' as const),
+      days: fc.oneof(fc.nat(3), fc.integer({ min: 25, max: 45 })),
+      ms: fc.nat(86_399_999),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('assign' as const), loan: fc.nat(7) }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('repossess' as const), loan: fc.nat(7) }) },
-  { weight: 3, arbitrary: fc.record({ k: fc.constant('sale' as const), loan: fc.nat(7), pct: fc.integer({ min: 0, max: 150 }) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ k: fc.constant('sale' as const), loan: fc.nat(7), pct: fc.integer({ min: 0, max: 150 }) }),
+  },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('move' as const), v: fc.nat(VEHICLES - 1) }) },
 );
 
@@ -42,9 +82,21 @@ const PAYERS = [L.alice, L.bob, L.carol, L.lender];
 function setup(): LoanChain {
   const c = LoanChain.create({ vehicles: VEHICLES });
   // A second product: level principal, no grace, share-of-installment late fee, quick default.
-  c.ok(L.lender, 'product', 'create', CreateArgs, productParams({
-    name: 'Fast', method: 'levelPrincipal', graceDays: 0, lateFeeKind: 'bps', lateFeeValue: 500n, penaltyUpliftBps: 2400, defaultDays: 30,
-  }));
+  c.ok(
+    L.lender,
+    'product',
+    'create',
+    CreateArgs,
+    productParams({
+      name: 'Fast',
+      method: 'levelPrincipal',
+      graceDays: 0,
+      lateFeeKind: 'bps',
+      lateFeeValue: 500n,
+      penaltyUpliftBps: 2400,
+      defaultDays: 30,
+    }),
+  );
   return c;
 }
 
@@ -65,7 +117,13 @@ function step(c: LoanChain, ids: bigint[], cmd: Cmd): bigint | null {
     case 'open': {
       const vin = c.vins[cmd.v]!;
       const price = 100_000_00n + BigInt(cmd.v) * 17_000_00n;
-      const r = c.apply(BORROWERS[cmd.b]!, { productId: BigInt(cmd.product + 1), vin, price, downPayment: (price * BigInt(cmd.downPct)) / 100n, termMonths: TERMS[cmd.term]! });
+      const r = c.apply(BORROWERS[cmd.b]!, {
+        productId: BigInt(cmd.product + 1),
+        vin,
+        price,
+        downPayment: (price * BigInt(cmd.downPct)) / 100n,
+        termMonths: TERMS[cmd.term]!,
+      });
       expect(r.code).toBe('OK');
       if (r.events[0]?.type === 'approved') {
         const id = BigInt(r.events[0].attrs.applicationId!);
@@ -79,9 +137,14 @@ function step(c: LoanChain, ids: bigint[], cmd: Cmd): bigint | null {
       const l = pick(cmd.loan);
       if (!l) return null;
       const payoff = OPEN.has(l.status) ? balancesOf(l).payoff : 1n;
-      const amount = cmd.mode === 'installment' ? l.installment
-        : cmd.mode === 'part' ? (l.installment * BigInt(cmd.pct)) / 100n + 1n
-          : cmd.mode === 'payoff' ? payoff + 1_000n : payoff * 2n;
+      const amount =
+        cmd.mode === 'installment'
+          ? l.installment
+          : cmd.mode === 'part'
+            ? (l.installment * BigInt(cmd.pct)) / 100n + 1n
+            : cmd.mode === 'payoff'
+              ? payoff + 1_000n
+              : payoff * 2n;
       const r = c.repay(PAYERS[cmd.payer]!, l.id, amount);
       if (r.code !== 'OK') expect(['loan.NOT_REPAYABLE', 'asset.INSUFFICIENT_FUNDS']).toContain(r.code);
       return null;
@@ -95,7 +158,8 @@ function step(c: LoanChain, ids: bigint[], cmd: Cmd): bigint | null {
       const from = holderKey(l);
       const to = from === L.lender ? L.lenderB : L.lender;
       const r = c.send(from, 'loan', 'assign', AssignArgs, { loanId: l.id, to: addr(to), price: l.principal / 2n });
-      if (r.code === 'OK') expect(c.send(to, 'loan', 'acceptAssignment', AcceptAssignmentArgs, { loanId: l.id }).code).toBe('OK');
+      if (r.code === 'OK')
+        expect(c.send(to, 'loan', 'acceptAssignment', AcceptAssignmentArgs, { loanId: l.id }).code).toBe('OK');
       else expect(r.code).toBe('loan.CLOSED');
       return null;
     }
@@ -110,7 +174,11 @@ function step(c: LoanChain, ids: bigint[], cmd: Cmd): bigint | null {
       const l = pickIn(cmd.loan, 'repossessed');
       if (!l) return null;
       const proceeds = (balancesOf(l).payoff * BigInt(cmd.pct)) / 100n;
-      const r = c.send(holderKey(l), 'loan', 'recordSale', RecordSaleArgs, { loanId: l.id, buyer: addr(L.dealer), proceeds });
+      const r = c.send(holderKey(l), 'loan', 'recordSale', RecordSaleArgs, {
+        loanId: l.id,
+        buyer: addr(L.dealer),
+        proceeds,
+      });
       if (r.code !== 'OK') expect(['loan.NOT_REPOSSESSED', 'asset.INSUFFICIENT_FUNDS']).toContain(r.code);
       return null;
     }
@@ -143,7 +211,12 @@ function checkInvariants(c: LoanChain, ids: readonly bigint[], supply0: Map<stri
     if (liened) expect(v.lien!.lender).toEqual(l.lender);
     if (l.status === 'paidOff') {
       // Released only when nothing was owed.
-      expect([l.principalPaid, l.interestPaid, l.feesPaid, l.advance]).toEqual([l.principal, l.interestFallenDue, l.feesCharged, 0n]);
+      expect([l.principalPaid, l.interestPaid, l.feesPaid, l.advance]).toEqual([
+        l.principal,
+        l.interestFallenDue,
+        l.feesCharged,
+        0n,
+      ]);
       expect(l.penaltyPaid).toBe(penaltyAccrued(l));
     }
     if (l.status === 'sold') expect(l.sale).not.toBeNull();
@@ -156,7 +229,15 @@ function checkInvariants(c: LoanChain, ids: readonly bigint[], supply0: Map<stri
     if (l.status === 'delinquent' || l.status === 'defaulted') delinquent.add(String(l.id));
     // The schedule: fixed at funding, principal parts sum to the principal, amounts to principal plus interest.
     const s = loadSchedule(c.state, l.id);
-    expect(s).toEqual(buildSchedule({ principal: l.principal, aprBps: l.aprBps, termMonths: l.termMonths, method: l.method, fundedDay: l.fundedDay }));
+    expect(s).toEqual(
+      buildSchedule({
+        principal: l.principal,
+        aprBps: l.aprBps,
+        termMonths: l.termMonths,
+        method: l.method,
+        fundedDay: l.fundedDay,
+      }),
+    );
     const interest = s.reduce((x, i) => x + i.interest, 0n);
     expect(s.reduce((x, i) => x + i.principal, 0n)).toBe(l.principal);
     expect(s.reduce((x, i) => x + i.principal + i.interest, 0n)).toBe(l.principal + interest);
@@ -186,7 +267,12 @@ describe('loan properties', () => {
           before.forEach((b, i) => {
             const a = loadVehicle(c.state, c.vins[i]!)!;
             // A liened vehicle keeps its owner, unless its lienholder repossessed it in this step.
-            if (b.lien !== null && a.lien !== null && a.lien.loanId === b.lien.loanId && repossessed !== b.lien.loanId) {
+            if (
+              b.lien !== null &&
+              a.lien !== null &&
+              a.lien.loanId === b.lien.loanId &&
+              repossessed !== b.lien.loanId
+            ) {
               expect(a.owner, `${b.vin} owner while liened`).toEqual(b.owner);
             }
           });

@@ -26,7 +26,14 @@ type Step =
   | { k: 'block' };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
-  fc.record({ k: fc.constantFrom('issue' as const, 'transfer' as const), by: who, to: who, asset, amount, gas: gasLimit }),
+  fc.record({
+    k: fc.constantFrom('issue' as const, 'transfer' as const),
+    by: who,
+    to: who,
+    asset,
+    amount,
+    gas: gasLimit,
+  }),
   fc.record({ k: fc.constant('redeem' as const), by: who, asset, amount, gas: gasLimit }),
   fc.record({ k: fc.constantFrom('bond' as const, 'unbond' as const), by: who, amount, gas: gasLimit }),
   fc.record({ k: fc.constant('block' as const) }),
@@ -35,11 +42,23 @@ const step: fc.Arbitrary<Step> = fc.oneof(
 function txOf(c: TestChain, s: Exclude<Step, { k: 'block' }>): Tx {
   const o = { gasLimit: s.gas };
   switch (s.k) {
-    case 'issue': return c.tx(s.by, 'asset', 'issue', IssueArgs, { asset: s.asset, to: addr(s.to), amount: s.amount }, o);
-    case 'transfer': return c.tx(s.by, 'asset', 'transfer', TransferArgs, { asset: s.asset, to: addr(s.to), amount: s.amount, memo: 'm' }, o);
-    case 'redeem': return c.tx(s.by, 'asset', 'redeem', RedeemArgs, { asset: s.asset, amount: s.amount }, o);
-    case 'bond': return c.tx(s.by, 'staking', 'bond', BondArgs, { amount: s.amount }, o);
-    case 'unbond': return c.tx(s.by, 'staking', 'unbond', UnbondArgs, { amount: s.amount }, o);
+    case 'issue':
+      return c.tx(s.by, 'asset', 'issue', IssueArgs, { asset: s.asset, to: addr(s.to), amount: s.amount }, o);
+    case 'transfer':
+      return c.tx(
+        s.by,
+        'asset',
+        'transfer',
+        TransferArgs,
+        { asset: s.asset, to: addr(s.to), amount: s.amount, memo: 'm' },
+        o,
+      );
+    case 'redeem':
+      return c.tx(s.by, 'asset', 'redeem', RedeemArgs, { asset: s.asset, amount: s.amount }, o);
+    case 'bond':
+      return c.tx(s.by, 'staking', 'bond', BondArgs, { amount: s.amount }, o);
+    case 'unbond':
+      return c.tx(s.by, 'staking', 'unbond', UnbondArgs, { amount: s.amount }, o);
   }
 }
 

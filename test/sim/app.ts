@@ -8,7 +8,11 @@ import { addressOf } from '../../src/core/keys.js';
 import { equalBytes, toHex, utf8, fromUtf8, u64be } from '../../src/core/bytes.js';
 import { blockHash, type Block, type Commit } from '../../src/core/types.js';
 import {
-  assembleBlock, type Application, type FinalizeBlockResult, type Misbehaviour, type PrepareProposalRequest,
+  assembleBlock,
+  type Application,
+  type FinalizeBlockResult,
+  type Misbehaviour,
+  type PrepareProposalRequest,
   type ProcessProposalResult,
 } from '../../src/consensus/app.js';
 import type { ValidatorUpdate } from '../../src/consensus/validator-set.js';
@@ -57,7 +61,13 @@ export class SimApp implements Application {
     private readonly prng: Prng,
   ) {
     for (const v of opts.validators) {
-      this.stakes.set(toHex(addressOf(v.publicKey)), { publicKey: v.publicKey, stake: v.stake, jailed: false, tombstoned: false, slashes: 0 });
+      this.stakes.set(toHex(addressOf(v.publicKey)), {
+        publicKey: v.publicKey,
+        stake: v.stake,
+        jailed: false,
+        tombstoned: false,
+        slashes: 0,
+      });
     }
   }
 
@@ -82,7 +92,8 @@ export class SimApp implements Application {
   processProposal(block: Block): ProcessProposalResult {
     const exec = this.execute(block);
     if (!equalBytes(exec.root, block.header.stateRoot)) return { valid: false, reason: 'state root mismatch' };
-    if (!equalBytes(block.header.resultsRoot, EMPTY_HASH) || block.header.gasUsed !== 0n) return { valid: false, reason: 'results mismatch' };
+    if (!equalBytes(block.header.resultsRoot, EMPTY_HASH) || block.header.gasUsed !== 0n)
+      return { valid: false, reason: 'results mismatch' };
     return { valid: true };
   }
 

@@ -20,13 +20,16 @@ describe.runIf(selected(s))('byzantine-7', () => {
         const seen = new Map<string, number>();
         for (const { block } of n.disk.blocks) {
           for (const ev of block.evidence) {
-            expect(toHex(ev.voteA.body.validator), failureText(run, 'evidence against an honest validator')).toBe(byzHex);
+            expect(toHex(ev.voteA.body.validator), failureText(run, 'evidence against an honest validator')).toBe(
+              byzHex,
+            );
             const k = evidenceKey(ev);
             seen.set(k, (seen.get(k) ?? 0) + 1);
           }
         }
         expect(seen.size, failureText(run, `node ${n.id}: no evidence committed`)).toBeGreaterThan(0);
-        for (const [k, count] of seen) expect(count, failureText(run, `evidence ${k} committed ${count} times`)).toBe(1);
+        for (const [k, count] of seen)
+          expect(count, failureText(run, `evidence ${k} committed ${count} times`)).toBe(1);
         const stake = n.app.stakes.get(byzHex)!;
         expect(stake.jailed && stake.tombstoned, failureText(run, `node ${n.id}: not jailed`)).toBe(true);
         expect(stake.slashes, failureText(run, 'slashed more than once')).toBe(1);

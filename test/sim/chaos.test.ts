@@ -21,11 +21,16 @@ for (const name of ['chaos-4', 'chaos-7', 'chaos-10']) {
         for (const n of honest) {
           const common = Math.min(n.disk.blocks.length, ref.disk.blocks.length);
           for (let i = 0; i < common; i++) {
-            expect(toHex(blockHash(n.disk.blocks[i]!.block.header)), failureText(run, `node ${n.id} block ${i + 1}`)).toBe(toHex(blockHash(ref.disk.blocks[i]!.block.header)));
+            expect(
+              toHex(blockHash(n.disk.blocks[i]!.block.header)),
+              failureText(run, `node ${n.id} block ${i + 1}`),
+            ).toBe(toHex(blockHash(ref.disk.blocks[i]!.block.header)));
           }
           const twin = honest.find((m) => m.app.height === n.app.height);
           expect(toHex(n.app.root), failureText(run, `node ${n.id} app root`)).toBe(toHex(twin!.app.root));
-          expect(toHex(n.app.root), failureText(run, `node ${n.id} app root vs header`)).toBe(toHex(n.disk.blocks[n.disk.blocks.length - 1]!.block.header.stateRoot));
+          expect(toHex(n.app.root), failureText(run, `node ${n.id} app root vs header`)).toBe(
+            toHex(n.disk.blocks[n.disk.blocks.length - 1]!.block.header.stateRoot),
+          );
         }
         // The run really exercised faults (a chaos run without faults would prove nothing).
         expect(r.crashes + r.partitions, failureText(run, 'no faults injected')).toBeGreaterThan(0);

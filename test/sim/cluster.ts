@@ -51,7 +51,15 @@ const SYNC_BATCH = 20;
 export function simParams(): ConsensusParams {
   return {
     chainId: SIM_CHAIN_ID,
-    timeouts: { proposeMs: 400, proposeDeltaMs: 100, prevoteMs: 200, prevoteDeltaMs: 100, precommitMs: 200, precommitDeltaMs: 100, commitMs: 20 },
+    timeouts: {
+      proposeMs: 400,
+      proposeDeltaMs: 100,
+      prevoteMs: 200,
+      prevoteDeltaMs: 100,
+      precommitMs: 200,
+      precommitDeltaMs: 100,
+      commitMs: 20,
+    },
     blockTime: { precisionMs: 60n, messageDelayMs: 250n },
     evidence: { maxAgeHeights: 100n, maxAgeMs: 30_000n, maxPerBlock: MAX_EVIDENCE_PER_BLOCK, maxPoolSize: 256 },
   };
@@ -60,7 +68,10 @@ export function simParams(): ConsensusParams {
 /** Verifying one signature once for the whole simulation: every node would verify the same bytes. */
 const verifyCache = new Map<string, boolean>();
 function cachedVerify(message: Uint8Array, signature: Uint8Array, publicKey: Uint8Array): boolean {
-  const k = Buffer.from(signature).toString('latin1') + Buffer.from(publicKey).toString('latin1') + Buffer.from(message).toString('latin1');
+  const k =
+    Buffer.from(signature).toString('latin1') +
+    Buffer.from(publicKey).toString('latin1') +
+    Buffer.from(message).toString('latin1');
   let r = verifyCache.get(k);
   if (r === undefined) {
     r = verify(message, signature, publicKey);
@@ -197,7 +208,10 @@ export class Cluster {
       const behaviour = spec.behaviour ?? 'honest';
       const faces = behaviour === 'twoFaced' ? 2 : 1;
       for (let f = 0; f < faces; f++) {
-        const offset = this.prng.range(-Number(this.params.blockTime.precisionMs) / 3, Number(this.params.blockTime.precisionMs) / 3);
+        const offset = this.prng.range(
+          -Number(this.params.blockTime.precisionMs) / 3,
+          Number(this.params.blockTime.precisionMs) / 3,
+        );
         this.nodes.push(new SimNode(this.nodes.length, i, this.keys[i]!, behaviour, offset, this.prng.fork()));
       }
     });
@@ -228,20 +242,37 @@ export class Cluster {
     n.up = true;
     n.heightSinceMs = this.now;
     const app = new SimApp(
-      { validators: this.opts.validators.map((v, i) => ({ publicKey: this.keys[i]!.publicKey, stake: v.power })), slashBps: 500n, bondPerMillion: this.opts.bondPerMillion },
+      {
+        validators: this.opts.validators.map((v, i) => ({ publicKey: this.keys[i]!.publicKey, stake: v.power })),
+        slashBps: 500n,
+        bondPerMillion: this.opts.bondPerMillion,
+      },
       n.disk,
       n.prng.fork(),
     );
     const chain = ChainState.genesis(this.genesis());
     for (const r of app.replay()) chain.advance(r.block, r.commit, r.updates, this.params.evidence);
-    const engine = new ConsensusEngine({ params: this.params, keyPair: n.keyPair }, { chain, signState: n.signStore.load(), verify: cachedVerify });
+    const engine = new ConsensusEngine(
+      { params: this.params, keyPair: n.keyPair },
+      { chain, signState: n.signStore.load(), verify: cachedVerify },
+    );
     const incarnation = n.incarnation;
     const driver = new ConsensusDriver({
       engine,
       app,
       signStore: n.signStore,
       network: { broadcast: (msg) => this.broadcastFrom(n, msg) },
-      timers: { schedule: (ms, fire) => this.queue.push({ t: this.now + ms, seq: this.queue.nextSeq(), kind: 'timer', node: n.id, incarnation, fire }) },
+      timers: {
+        schedule: (ms, fire) =>
+          this.queue.push({
+            t: this.now + ms,
+            seq: this.queue.nextSeq(),
+            kind: 'timer',
+            node: n.id,
+            incarnation,
+            fire,
+          }),
+      },
       clock: { nowMs: () => this.nodeNow(n) },
       onCommitted: (block, commit, result) => this.onCommitted(n, block, commit, toHex(result.stateRoot)),
     });
@@ -286,9 +317,15 @@ export class Cluster {
       return;
     }
     if (prior.hash !== hash) {
-      this.violations.push({ code: 'SAFETY', message: `height ${h}: node ${n.id} committed ${hash.slice(0, 12)}, another honest node ${prior.hash.slice(0, 12)}` });
+      this.violations.push({
+        code: 'SAFETY',
+        message: `height ${h}: node ${n.id} committed ${hash.slice(0, 12)}, another honest node ${prior.hash.slice(0, 12)}`,
+      });
     } else if (prior.root !== root) {
-      this.violations.push({ code: 'STATE_ROOT', message: `height ${h}: node ${n.id} has state root ${root.slice(0, 12)}, others ${prior.root.slice(0, 12)}` });
+      this.violations.push({
+        code: 'STATE_ROOT',
+        message: `height ${h}: node ${n.id} has state root ${root.slice(0, 12)}, others ${prior.root.slice(0, 12)}`,
+      });
     }
   }
 
@@ -308,7 +345,14 @@ export class Cluster {
     const copies = this.prng.chance(f.duplicatePerMillion) ? 2 : 1;
     for (let c = 0; c < copies; c++) {
       this.messages++;
-      this.queue.push({ t: this.now + this.prng.range(f.delayMinMs, f.delayMaxMs), seq: this.queue.nextSeq(), kind: 'deliver', to, from, msg });
+      this.queue.push({
+        t: this.now + this.prng.range(f.delayMinMs, f.delayMaxMs),
+        seq: this.queue.nextSeq(),
+        kind: 'deliver',
+        to,
+        from,
+        msg,
+      });
     }
   }
 
@@ -317,7 +361,9 @@ export class Cluster {
     if (n.behaviour === 'doubleSign' && msg.kind === 'vote' && msg.vote.body.height >= this.opts.byzantineFromHeight) {
       // A conflicting vote for the same height, round and type, sent to everybody: honest nodes see both.
       const conflicting = this.conflictingVote(n, msg.vote);
-      for (const other of this.nodes) if (other.id !== n.id) this.send(n.id, other.id, { kind: 'consensus', msg: { kind: 'vote', vote: conflicting } });
+      for (const other of this.nodes)
+        if (other.id !== n.id)
+          this.send(n.id, other.id, { kind: 'consensus', msg: { kind: 'vote', vote: conflicting } });
     }
   }
 
@@ -379,7 +425,12 @@ export class Cluster {
   }
 
   private scheduleChaos(): void {
-    this.queue.push({ t: this.now + this.prng.range(1000, 4000), seq: this.queue.nextSeq(), kind: 'control', fire: () => this.chaosStep() });
+    this.queue.push({
+      t: this.now + this.prng.range(1000, 4000),
+      seq: this.queue.nextSeq(),
+      kind: 'control',
+      fire: () => this.chaosStep(),
+    });
   }
 
   private chaosStep(): void {
@@ -393,13 +444,23 @@ export class Cluster {
       const heal = () => {
         this.partition = null;
       };
-      this.queue.push({ t: this.now + this.prng.range(500, 6000), seq: this.queue.nextSeq(), kind: 'control', fire: heal });
+      this.queue.push({
+        t: this.now + this.prng.range(500, 6000),
+        seq: this.queue.nextSeq(),
+        kind: 'control',
+        fire: heal,
+      });
     } else if (c.crashes) {
       const victim = this.prng.pick(this.nodes.filter((n) => n.up));
       victim.up = false;
       victim.incarnation++;
       this.crashes++;
-      this.queue.push({ t: this.now + this.prng.range(200, 5000), seq: this.queue.nextSeq(), kind: 'control', fire: () => this.boot(victim) });
+      this.queue.push({
+        t: this.now + this.prng.range(200, 5000),
+        seq: this.queue.nextSeq(),
+        kind: 'control',
+        fire: () => this.boot(victim),
+      });
     }
     this.scheduleChaos();
   }
@@ -457,14 +518,23 @@ export class Cluster {
     const chaosTarget = (targetHeight * BigInt(this.opts.chaos.untilPercent)) / 100n;
     const perHeightMs = 4000;
     if (this.chaosOn) {
-      this.runUntil(() => this.minHonestHeight() >= chaosTarget || this.violations.length > 0, this.now + Number(chaosTarget) * perHeightMs + 600_000);
+      this.runUntil(
+        () => this.minHonestHeight() >= chaosTarget || this.violations.length > 0,
+        this.now + Number(chaosTarget) * perHeightMs + 600_000,
+      );
       this.heal();
     }
     if (this.violations.length === 0) {
       const remaining = Number(targetHeight - this.minHonestHeight());
-      const ok = this.runUntil(() => this.minHonestHeight() >= targetHeight || this.violations.length > 0, this.now + remaining * perHeightMs + 120_000);
+      const ok = this.runUntil(
+        () => this.minHonestHeight() >= targetHeight || this.violations.length > 0,
+        this.now + remaining * perHeightMs + 120_000,
+      );
       if (!ok && this.violations.length === 0) {
-        this.violations.push({ code: 'LIVENESS', message: `after healing, honest nodes stopped at height ${this.minHonestHeight()} (target ${targetHeight})` });
+        this.violations.push({
+          code: 'LIVENESS',
+          message: `after healing, honest nodes stopped at height ${this.minHonestHeight()} (target ${targetHeight})`,
+        });
       }
     }
     return this.report();

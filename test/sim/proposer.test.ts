@@ -22,7 +22,10 @@ for (const name of ['fair-4', 'fair-7', 'fair-10']) {
           // |count - heights * power / total| <= tolerance, in integers: |count * total - heights * power| <= tolerance * total
           const diff = count * total - heights * v.power;
           const abs = diff < 0n ? -diff : diff;
-          expect(abs <= tolerance * total, failureText(run, `validator ${i} (power ${v.power}) proposed ${count} of ${heights}`)).toBe(true);
+          expect(
+            abs <= tolerance * total,
+            failureText(run, `validator ${i} (power ${v.power}) proposed ${count} of ${heights}`),
+          ).toBe(true);
         });
       });
     }

@@ -91,7 +91,10 @@ export const SCENARIOS: Record<string, Scenario> = {
       chaos: { partitions: false, crashes: false, untilPercent: 0 },
       bondPerMillion: 0,
       byzantineFromHeight: 1n,
-      fixedPartition: [[0, 1], [0, 2, 3]],
+      fixedPartition: [
+        [0, 1],
+        [0, 2, 3],
+      ],
     }),
   },
   'fair-4': fair(4, 600),

@@ -2,7 +2,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Command } from 'commander';
 import {
-  UsageError, formatBps, parseAddress, parseChoice, parseIntArg, parsePercentBps, reportError,
+  UsageError,
+  formatBps,
+  parseAddress,
+  parseChoice,
+  parseIntArg,
+  parsePercentBps,
+  reportError,
 } from '../../bin/lib/common.js';
 import { ClientError, RpcError, TransportError, TxFailedError } from '../../src/client/errors.js';
 import { AmountError } from '../../src/client/amount.js';
@@ -18,9 +24,17 @@ describe('defaults', () => {
 
 describe('CLI argument parsing', () => {
   it('reads percentages exactly as basis points', () => {
-    const cases: [string, number][] = [['6', 600], ['6.5', 650], ['4.35', 435], ['0.01', 1], ['80%', 8000], ['100', 10000]];
+    const cases: [string, number][] = [
+      ['6', 600],
+      ['6.5', 650],
+      ['4.35', 435],
+      ['0.01', 1],
+      ['80%', 8000],
+      ['100', 10000],
+    ];
     for (const [text, bps] of cases) expect(parsePercentBps(text, '--apr'), text).toBe(bps);
-    for (const bad of ['4.355', '-1', 'abc', '1e2']) expect(() => parsePercentBps(bad, '--apr'), bad).toThrow(UsageError);
+    for (const bad of ['4.355', '-1', 'abc', '1e2'])
+      expect(() => parsePercentBps(bad, '--apr'), bad).toThrow(UsageError);
     expect(formatBps(650)).toBe('6.5%');
     expect(formatBps(600)).toBe('6%');
     expect(formatBps(435)).toBe('4.35%');
@@ -52,10 +66,22 @@ describe('reportError', () => {
 
   it('maps each kind of failure to its exit code with one line on stderr', () => {
     const cases: [unknown, number, RegExp][] = [
-      [new TxFailedError('loan.NOT_FOUND', 'no loan 9', 'ab12', {}), 1, /^error: tx ab12 failed: loan\.NOT_FOUND: no loan 9$/],
-      [new RpcError(-32000, 'nonce already used', { reason: 'NONCE_TOO_LOW' }, 'tx_submit'), 1, /^error: nonce already used \(NONCE_TOO_LOW\)$/],
+      [
+        new TxFailedError('loan.NOT_FOUND', 'no loan 9', 'ab12', {}),
+        1,
+        /^error: tx ab12 failed: loan\.NOT_FOUND: no loan 9$/,
+      ],
+      [
+        new RpcError(-32000, 'nonce already used', { reason: 'NONCE_TOO_LOW' }, 'tx_submit'),
+        1,
+        /^error: nonce already used \(NONCE_TOO_LOW\)$/,
+      ],
       [new RpcError(-32002, 'loan 99 not found', undefined, 'loan_get'), 1, /^error: loan 99 not found$/],
-      [new TransportError('UNREACHABLE', 'cannot reach the node at http://x (ECONNREFUSED); is it running?'), 3, /^error: cannot reach/],
+      [
+        new TransportError('UNREACHABLE', 'cannot reach the node at http://x (ECONNREFUSED); is it running?'),
+        3,
+        /^error: cannot reach/,
+      ],
       [new UsageError('--amount is required'), 2, /^error: --amount is required$/],
       [new AmountError('TOO_MANY_DECIMALS', '"1.005" has more than 2 decimal places'), 2, /decimal places/],
       [new ClientError('BAD_ARGS', 'vehicle.register: bad'), 2, /vehicle\.register/],
@@ -115,7 +141,8 @@ describe('CLI commands for staking, member votes and loans after default', () =>
   it('registers every new command', async () => {
     const { buildProgram } = await import('../../bin/cli.js');
     const program = buildProgram();
-    const names = (group: string): string[] => program.commands.find((c) => c.name() === group)?.commands.map((c) => c.name()) ?? [];
+    const names = (group: string): string[] =>
+      program.commands.find((c) => c.name() === group)?.commands.map((c) => c.name()) ?? [];
     expect(names('credit')).toContain('revoke');
     expect(names('loan')).toEqual(expect.arrayContaining(['assign', 'accept', 'repossess', 'sale']));
     expect(names('staking')).toEqual(['bond', 'unbond', 'unjail', 'list']);
@@ -124,8 +151,40 @@ describe('CLI commands for staking, member votes and loans after default', () =>
 
   it('refuses bad arguments with one line and exit code 2 before contacting the node', async () => {
     const cases: [string[], RegExp][] = [
-      [['member', 'propose-admit', '--key', 'k.json', '--id', 'x', '--name', 'X', '--roles', 'pilot', '--accounts', 'ab'], /--roles must be one of validator, lender/],
-      [['member', 'propose-admit', '--key', 'k.json', '--id', 'x', '--name', 'X', '--roles', 'lender', '--accounts', 'ab'], /--accounts takes key files or public keys of 64 hex digits/],
+      [
+        [
+          'member',
+          'propose-admit',
+          '--key',
+          'k.json',
+          '--id',
+          'x',
+          '--name',
+          'X',
+          '--roles',
+          'pilot',
+          '--accounts',
+          'ab',
+        ],
+        /--roles must be one of validator, lender/,
+      ],
+      [
+        [
+          'member',
+          'propose-admit',
+          '--key',
+          'k.json',
+          '--id',
+          'x',
+          '--name',
+          'X',
+          '--roles',
+          'lender',
+          '--accounts',
+          'ab',
+        ],
+        /--accounts takes key files or public keys of 64 hex digits/,
+      ],
       [['member', 'vote', 'first'], /the proposal id must be a whole number/],
       [['loan', 'assign', '1', '--to', 'nothex', '--price', '1'], /--to must be an address of 40 hex digits/],
       [['loan', 'sale', '1', '--proceeds', '1'], /required option '--buyer <address>' not specified/],

@@ -44,7 +44,12 @@ class FakeNode {
   answer(method: string, params: Record<string, unknown>, id: unknown): unknown {
     this.calls.push({ method, params });
     const h = this.handlers.get(method);
-    if (h === undefined) return { jsonrpc: '2.0', id, error: { code: RPC_ERRORS.METHOD_NOT_FOUND, message: `method ${method} not found` } };
+    if (h === undefined)
+      return {
+        jsonrpc: '2.0',
+        id,
+        error: { code: RPC_ERRORS.METHOD_NOT_FOUND, message: `method ${method} not found` },
+      };
     try {
       return { jsonrpc: '2.0', id, result: h(params) };
     } catch (e) {
@@ -88,7 +93,8 @@ function installChain(startNonce: bigint): { nonces: bigint[]; args: unknown[] }
     const tx = decodeTx(bytes);
     if (!verifyTxSignature(tx)) rpcFail(RPC_ERRORS.TX_REJECTED, 'bad signature', { reason: 'BAD_SIGNATURE' });
     if (tx.body.chainId !== CHAIN) rpcFail(RPC_ERRORS.TX_REJECTED, 'wrong chain', { reason: 'WRONG_CHAIN' });
-    if (tx.body.nonce !== next) rpcFail(RPC_ERRORS.TX_REJECTED, `nonce ${tx.body.nonce} is not ${next}`, { reason: 'NONCE_TOO_HIGH' });
+    if (tx.body.nonce !== next)
+      rpcFail(RPC_ERRORS.TX_REJECTED, `nonce ${tx.body.nonce} is not ${next}`, { reason: 'NONCE_TOO_HIGH' });
     next += 1n;
     seen.nonces.push(tx.body.nonce);
     seen.args.push(decode(TransferArgs, tx.body.args, 1 << 14));
@@ -151,7 +157,9 @@ describe('AutochainClient txs', () => {
     // One account_get and one chain_status for three txs: the nonce and chain id are kept locally.
     expect(node.calls.filter((c) => c.method === 'account_get')).toHaveLength(1);
     expect(node.calls.filter((c) => c.method === 'chain_status')).toHaveLength(1);
-    expect(node.calls.find((c) => c.method === 'account_get')?.params).toEqual({ address: addressHex(alice.publicKey) });
+    expect(node.calls.find((c) => c.method === 'account_get')?.params).toEqual({
+      address: addressHex(alice.publicKey),
+    });
     expect(node.calls.filter((c) => c.method === 'tx_submit').every((c) => c.params.wait === true)).toBe(true);
   });
 
@@ -164,7 +172,12 @@ describe('AutochainClient txs', () => {
       return { hash: p.hash, height: '9', index: 0, receipt: okReceipt(String(p.hash)) };
     });
     const client = new AutochainClient({ url: node.url, key: alice });
-    const sent = await client.tx('asset', 'transfer', { asset: 'CNY', to: new Uint8Array(20), amount: 1n, memo: '' }, { wait: false });
+    const sent = await client.tx(
+      'asset',
+      'transfer',
+      { asset: 'CNY', to: new Uint8Array(20), amount: 1n, memo: '' },
+      { wait: false },
+    );
     expect(sent.committed).toBeNull();
     const got = await client.waitForTx(sent.hash, { intervalMs: 5 });
     expect(got.height).toBe('9');
@@ -186,7 +199,9 @@ describe('AutochainClient txs', () => {
 
   it('needs a key to send a tx', async () => {
     const client = new AutochainClient({ url: node.url });
-    await expect(client.tx('asset', 'redeem', { asset: 'CNY', amount: 1n })).rejects.toMatchObject({ code: 'NO_SIGNER' });
+    await expect(client.tx('asset', 'redeem', { asset: 'CNY', amount: 1n })).rejects.toMatchObject({
+      code: 'NO_SIGNER',
+    });
     expect(client.address).toBeNull();
   });
 
@@ -197,9 +212,15 @@ describe('AutochainClient txs', () => {
     // Another wallet with the same key used nonce 4 meanwhile: our local 4 is refused.
     const other = new AutochainClient({ url: node.url, key: alice });
     await other.tx('asset', 'transfer', { asset: 'CNY', to: new Uint8Array(20), amount: 1n, memo: '' });
-    const refused = await client.tx('asset', 'transfer', { asset: 'CNY', to: new Uint8Array(20), amount: 1n, memo: '' }).catch((e: unknown) => e);
+    const refused = await client
+      .tx('asset', 'transfer', { asset: 'CNY', to: new Uint8Array(20), amount: 1n, memo: '' })
+      .catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(RpcError);
-    expect(refused).toMatchObject({ code: RPC_ERRORS.TX_REJECTED, data: { reason: 'NONCE_TOO_HIGH' }, method: 'tx_submit' });
+    expect(refused).toMatchObject({
+      code: RPC_ERRORS.TX_REJECTED,
+      data: { reason: 'NONCE_TOO_HIGH' },
+      method: 'tx_submit',
+    });
     const again = await client.tx('asset', 'transfer', { asset: 'CNY', to: new Uint8Array(20), amount: 1n, memo: '' });
     expect(again.nonce).toBe(5n); // asked the chain again instead of guessing
     expect(node.calls.filter((c) => c.method === 'account_get')).toHaveLength(3);
@@ -209,13 +230,23 @@ describe('AutochainClient txs', () => {
     installChain(0n);
     node.handlers.set('tx_submit', (p) => {
       const hash = toHex(txHash(fromHex(String(p.tx))));
-      return { hash, committed: { height: '2', index: 0, receipt: okReceipt(hash, 'asset.INSUFFICIENT_FUNDS', 'balance 0 < 5') } };
+      return {
+        hash,
+        committed: { height: '2', index: 0, receipt: okReceipt(hash, 'asset.INSUFFICIENT_FUNDS', 'balance 0 < 5') },
+      };
     });
     const client = new AutochainClient({ url: node.url, key: alice });
-    const err = await client.tx('asset', 'transfer', { asset: 'CNY', to: new Uint8Array(20), amount: 5n, memo: '' }).catch((e: unknown) => e);
+    const err = await client
+      .tx('asset', 'transfer', { asset: 'CNY', to: new Uint8Array(20), amount: 5n, memo: '' })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TxFailedError);
     expect(err).toMatchObject({ code: 'asset.INSUFFICIENT_FUNDS', message: 'asset.INSUFFICIENT_FUNDS: balance 0 < 5' });
-    const second = await client.tx('asset', 'transfer', { asset: 'CNY', to: new Uint8Array(20), amount: 5n, memo: '' }, { throwOnFailure: false });
+    const second = await client.tx(
+      'asset',
+      'transfer',
+      { asset: 'CNY', to: new Uint8Array(20), amount: 5n, memo: '' },
+      { throwOnFailure: false },
+    );
     expect(second.nonce).toBe(1n); // a failed tx still used its nonce
     expect(second.receipt.code).toBe('asset.INSUFFICIENT_FUNDS');
   });
@@ -280,7 +311,11 @@ describe('AutochainClient subscriptions over WebSocket', () => {
     node.wss.on('connection', (ws) => {
       let n = 0;
       ws.on('message', (data) => {
-        const msg = JSON.parse(String(data)) as { id: number; method: string; params: { topic?: string; subscription?: string } };
+        const msg = JSON.parse(String(data)) as {
+          id: number;
+          method: string;
+          params: { topic?: string; subscription?: string };
+        };
         if (msg.method === 'unsubscribe') {
           unsubscribed.push(String(msg.params.subscription));
           ws.send(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: true }));
@@ -289,10 +324,31 @@ describe('AutochainClient subscriptions over WebSocket', () => {
         const id = `sub-${++n}`;
         ws.send(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: id }));
         for (let h = 1; h <= 3; h++) {
-          const result = msg.params.topic === 'events'
-            ? { module: 'loan', type: 'Delinquent', attrs: { loanId: '1', bucket: '1-29' }, height: String(h), phase: 'beginBlock', txHash: null }
-            : { height: String(h), hash: 'ab'.repeat(32), timeMs: '0', txCount: 0, stateRoot: 'cd'.repeat(32), proposer: 'ee'.repeat(20) };
-          ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'subscription', params: { subscription: id, topic: msg.params.topic, result } }));
+          const result =
+            msg.params.topic === 'events'
+              ? {
+                  module: 'loan',
+                  type: 'Delinquent',
+                  attrs: { loanId: '1', bucket: '1-29' },
+                  height: String(h),
+                  phase: 'beginBlock',
+                  txHash: null,
+                }
+              : {
+                  height: String(h),
+                  hash: 'ab'.repeat(32),
+                  timeMs: '0',
+                  txCount: 0,
+                  stateRoot: 'cd'.repeat(32),
+                  proposer: 'ee'.repeat(20),
+                };
+          ws.send(
+            JSON.stringify({
+              jsonrpc: '2.0',
+              method: 'subscription',
+              params: { subscription: id, topic: msg.params.topic, result },
+            }),
+          );
         }
       });
     });
@@ -305,7 +361,9 @@ describe('AutochainClient subscriptions over WebSocket', () => {
     }
     expect(heights).toEqual(['1', '2', '3']);
     const alerts: string[] = [];
-    const events = await client.subscribe('events', { module: 'loan', type: 'Delinquent' }, (e) => alerts.push(`${e.type} ${e.attrs.bucket}`));
+    const events = await client.subscribe('events', { module: 'loan', type: 'Delinquent' }, (e) =>
+      alerts.push(`${e.type} ${e.attrs.bucket}`),
+    );
     await new Promise((r) => setTimeout(r, 50));
     expect(alerts).toEqual(['Delinquent 1-29', 'Delinquent 1-29', 'Delinquent 1-29']);
     await events.close();
@@ -336,7 +394,9 @@ describe('AutochainClient subscriptions over WebSocket', () => {
         ws.send(JSON.stringify(node.answer(msg.method, msg.params, msg.id)));
       });
     });
-    node.handlers.set('loan_get', (p) => (p.id === '1' ? { id: '1', status: 'current' } : rpcFail(RPC_ERRORS.NOT_FOUND, `loan ${String(p.id)} not found`)));
+    node.handlers.set('loan_get', (p) =>
+      p.id === '1' ? { id: '1', status: 'current' } : rpcFail(RPC_ERRORS.NOT_FOUND, `loan ${String(p.id)} not found`),
+    );
     const client = new AutochainClient({ url: node.url, useWebSocket: true });
     const [a, b] = await Promise.all([client.loan(1n), client.loan(2n).catch((e: unknown) => e)]);
     expect(a).toEqual({ id: '1', status: 'current' });

@@ -18,12 +18,16 @@ const outcome = (f: () => bigint): string => {
 
 describe('u64 decoding fast path', () => {
   it('round-trips every u64 and agrees with the general path', () => {
-    fc.assert(fc.property(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), (v) => {
-      const b = encode(u64, v);
-      expect(decode(u64, b, 16)).toBe(v);
-      expect(general(b)).toBe(v);
-    }), { numRuns: 2000 });
-    for (const v of [0n, 1n, (1n << 63n) - 1n, 1n << 63n, (1n << 64n) - 1n]) expect(decode(u64, encode(u64, v), 16)).toBe(v);
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), (v) => {
+        const b = encode(u64, v);
+        expect(decode(u64, b, 16)).toBe(v);
+        expect(general(b)).toBe(v);
+      }),
+      { numRuns: 2000 },
+    );
+    for (const v of [0n, 1n, (1n << 63n) - 1n, 1n << 63n, (1n << 64n) - 1n])
+      expect(decode(u64, encode(u64, v), 16)).toBe(v);
   });
 
   it('refuses exactly what the general path refuses', () => {

@@ -7,7 +7,11 @@ import { encode, decode, u8, u16, u32, struct, type Schema } from '../../src/cor
 import { CodecError } from '../../src/core/errors.js';
 
 const packr = new Packr({ useRecords: false, moreTypes: false, bundleStrings: false, mapsAsObjects: true });
-const SCHEMAS: [Schema<number>, number][] = [[u8, 0xff], [u16, 0xffff], [u32, 0xffff_ffff]];
+const SCHEMAS: [Schema<number>, number][] = [
+  [u8, 0xff],
+  [u16, 0xffff],
+  [u32, 0xffff_ffff],
+];
 
 /** The same bytes decoded through a one-field struct: the general path (unpack, check, re-encode, compare). */
 function general(schema: Schema<number>, b: Uint8Array): number {
@@ -25,7 +29,7 @@ function outcome(f: () => number): string {
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 describe('small unsigned integer fast paths', () => {
-  it('encode writes msgpackr\'s bytes and decode reads them back, at every boundary', () => {
+  it("encode writes msgpackr's bytes and decode reads them back, at every boundary", () => {
     for (const [schema, max] of SCHEMAS) {
       const edges = [0, 1, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0xffff_ffff].filter((v) => v <= max);
       for (const v of edges) {
@@ -39,11 +43,14 @@ describe('small unsigned integer fast paths', () => {
 
   it('agrees with the general path on random values', () => {
     for (const [schema, max] of SCHEMAS) {
-      fc.assert(fc.property(fc.integer({ min: 0, max }), (v) => {
-        const b = encode(schema, v);
-        expect(hex(b)).toBe(hex(packr.pack(v)));
-        expect(decode(schema, b, 16)).toBe(v);
-      }), { numRuns: 500 });
+      fc.assert(
+        fc.property(fc.integer({ min: 0, max }), (v) => {
+          const b = encode(schema, v);
+          expect(hex(b)).toBe(hex(packr.pack(v)));
+          expect(decode(schema, b, 16)).toBe(v);
+        }),
+        { numRuns: 500 },
+      );
     }
   });
 

@@ -4,7 +4,13 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CONFIG, parseConfig, loadConfigFile, saveConfigFile, ConfigError } from '../../src/node/config.js';
-import { parseGenesis, genesisDocOf, saveGenesisFile, loadGenesisFile, type GenesisDoc } from '../../src/node/genesis.js';
+import {
+  parseGenesis,
+  genesisDocOf,
+  saveGenesisFile,
+  loadGenesisFile,
+  type GenesisDoc,
+} from '../../src/node/genesis.js';
 import { keyPairFromLabel, addressOf } from '../../src/core/keys.js';
 import { toHex } from '../../src/core/bytes.js';
 import { DEFAULT_CAPS } from '../../src/vm/types.js';
@@ -44,13 +50,25 @@ describe('config', () => {
     ['zero connections', { rpc: { maxConnections: 0 } }, 'rpc.maxConnections'],
     ['bad host', { rpc: { host: 'a b' } }, 'rpc.host'],
     ['tx bigger than protocol', { mempool: { maxTxBytes: 10_000_000 } }, 'mempool.maxTxBytes'],
-    ['per-sender above total', { mempool: { maxTxs: 10, maxTxsPerSender: 11 } }, 'mempool.maxTxsPerSender must not exceed'],
+    [
+      'per-sender above total',
+      { mempool: { maxTxs: 10, maxTxsPerSender: 11 } },
+      'mempool.maxTxsPerSender must not exceed',
+    ],
     ['negative interval', { block: { intervalMs: -1 } }, 'block.intervalMs'],
-    ['empty interval below interval', { block: { intervalMs: 1000, emptyBlockIntervalMs: 10 } }, 'block.emptyBlockIntervalMs'],
+    [
+      'empty interval below interval',
+      { block: { intervalMs: 1000, emptyBlockIntervalMs: 10 } },
+      'block.emptyBlockIntervalMs',
+    ],
     ['block maxTxs above protocol', { block: { maxTxs: 1_000_000 } }, 'block.maxTxs'],
     ['bad log level', { log: { level: 'loud' } }, 'log.level must be one of'],
     ['metrics not boolean', { metrics: { enabled: 'yes' } }, 'metrics.enabled must be true or false'],
-    ['pretenuring not boolean', { v8: { allocationSitePretenuring: 1 } }, 'v8.allocationSitePretenuring must be true or false'],
+    [
+      'pretenuring not boolean',
+      { v8: { allocationSitePretenuring: 1 } },
+      'v8.allocationSitePretenuring must be true or false',
+    ],
     ['unknown v8 setting', { v8: { maxSemiSpace: 64 } }, 'v8.maxSemiSpace is not a config key'],
     ['empty dataDir', { dataDir: '' }, 'dataDir'],
     ['body too small for one tx', { rpc: { maxBodyBytes: 2048 } }, 'rpc.maxBodyBytes'],
@@ -88,7 +106,10 @@ function doc(): GenesisDoc {
     ],
     validators: [{ publicKey: toHex(v.publicKey), stake: '1000', memberId: 'op' }],
     balances: [{ asset: 'CNY', address: toHex(addressOf(bank.publicKey)), amount: '100000000' }],
-    assets: [{ code: 'CNY', decimals: 2 }, { code: 'STAKE', decimals: 0 }],
+    assets: [
+      { code: 'CNY', decimals: 2 },
+      { code: 'STAKE', decimals: 0 },
+    ],
   };
 }
 
@@ -120,26 +141,66 @@ describe('genesis', () => {
   });
 
   it('refuses bad fields, naming them', () => {
-    badGenesis((d) => { d.chainId = 'Bad Chain'; }, 'chainId');
-    badGenesis((d) => { d.genesisTime = 'yesterday'; }, 'genesisTime');
-    badGenesis((d) => { d.extra = 1; }, 'extra is not a genesis field');
-    badGenesis((d) => { d.validators = []; }, 'validators must list at least one');
-    badGenesis((d) => { d.validators[0]!.stake = '-5'; }, 'validators[0].stake');
-    badGenesis((d) => { d.validators[0]!.stake = '0'; }, 'validators[0].stake must be greater than 0');
-    badGenesis((d) => { d.validators[0]!.publicKey = 'abcd'; }, 'validators[0].publicKey');
-    badGenesis((d) => { d.validators[0]!.memberId = 'nobody'; }, 'validators[0].memberId names no member');
-    badGenesis((d) => { d.validators[0]!.memberId = 'bank'; }, 'validators[0].memberId member bank lacks the validator role');
-    badGenesis((d) => { d.members[1]!.roles = ['banker' as never]; }, 'members[1].roles[0]');
-    badGenesis((d) => { d.members[1]!.id = 'op'; }, 'members[1].id repeats');
-    badGenesis((d) => { d.members[1]!.accounts = [toHex(v.publicKey)]; }, 'members[1].accounts[0] already belongs');
-    badGenesis((d) => { d.balances[0]!.asset = 'USD'; }, 'balances[0].asset is not listed');
-    badGenesis((d) => { d.balances[0]!.amount = 100 as never; }, 'balances[0].amount must be a decimal string');
-    badGenesis((d) => { d.balances[0]!.address = toHex(v.publicKey); }, 'balances[0].address');
-    badGenesis((d) => { d.assets.push({ code: 'CNY', decimals: 2 }); }, 'assets[2].code repeats');
-    badGenesis((d) => { d.caps = { ltvBpsUsed: 20000 }; }, 'caps.ltvBpsUsed');
-    badGenesis((d) => { d.caps = { ltvMax: 1 } as never; }, 'caps.ltvMax is not a genesis field');
-    badGenesis((d) => { d.blockGasLimit = '0'; }, 'blockGasLimit');
-    badGenesis((d) => { d.consensus = { proposeMs: 0 }; }, 'consensus.proposeMs');
+    badGenesis((d) => {
+      d.chainId = 'Bad Chain';
+    }, 'chainId');
+    badGenesis((d) => {
+      d.genesisTime = 'yesterday';
+    }, 'genesisTime');
+    badGenesis((d) => {
+      d.extra = 1;
+    }, 'extra is not a genesis field');
+    badGenesis((d) => {
+      d.validators = [];
+    }, 'validators must list at least one');
+    badGenesis((d) => {
+      d.validators[0]!.stake = '-5';
+    }, 'validators[0].stake');
+    badGenesis((d) => {
+      d.validators[0]!.stake = '0';
+    }, 'validators[0].stake must be greater than 0');
+    badGenesis((d) => {
+      d.validators[0]!.publicKey = 'abcd';
+    }, 'validators[0].publicKey');
+    badGenesis((d) => {
+      d.validators[0]!.memberId = 'nobody';
+    }, 'validators[0].memberId names no member');
+    badGenesis((d) => {
+      d.validators[0]!.memberId = 'bank';
+    }, 'validators[0].memberId member bank lacks the validator role');
+    badGenesis((d) => {
+      d.members[1]!.roles = ['banker' as never];
+    }, 'members[1].roles[0]');
+    badGenesis((d) => {
+      d.members[1]!.id = 'op';
+    }, 'members[1].id repeats');
+    badGenesis((d) => {
+      d.members[1]!.accounts = [toHex(v.publicKey)];
+    }, 'members[1].accounts[0] already belongs');
+    badGenesis((d) => {
+      d.balances[0]!.asset = 'USD';
+    }, 'balances[0].asset is not listed');
+    badGenesis((d) => {
+      d.balances[0]!.amount = 100 as never;
+    }, 'balances[0].amount must be a decimal string');
+    badGenesis((d) => {
+      d.balances[0]!.address = toHex(v.publicKey);
+    }, 'balances[0].address');
+    badGenesis((d) => {
+      d.assets.push({ code: 'CNY', decimals: 2 });
+    }, 'assets[2].code repeats');
+    badGenesis((d) => {
+      d.caps = { ltvBpsUsed: 20000 };
+    }, 'caps.ltvBpsUsed');
+    badGenesis((d) => {
+      d.caps = { ltvMax: 1 } as never;
+    }, 'caps.ltvMax is not a genesis field');
+    badGenesis((d) => {
+      d.blockGasLimit = '0';
+    }, 'blockGasLimit');
+    badGenesis((d) => {
+      d.consensus = { proposeMs: 0 };
+    }, 'consensus.proposeMs');
   });
 
   it('files round trip', () => {

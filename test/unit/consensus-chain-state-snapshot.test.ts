@@ -6,7 +6,10 @@ import { addressOf, type KeyPair } from '../../src/core/keys.js';
 import { blockHash, type Block, type Commit, type DuplicateVoteEvidence } from '../../src/core/types.js';
 import { CodecError } from '../../src/core/errors.js';
 import {
-  ChainState, decodeChainStateSnapshot, encodeChainStateSnapshot, type ChainStateSnapshot,
+  ChainState,
+  decodeChainStateSnapshot,
+  encodeChainStateSnapshot,
+  type ChainStateSnapshot,
 } from '../../src/consensus/chain-state.js';
 import type { ValidatorUpdate } from '../../src/consensus/validator-set.js';
 import type { EvidenceParams } from '../../src/consensus/params.js';
@@ -30,14 +33,20 @@ function commitOf(chain: ChainState, block: Block): Commit {
     height: block.header.height,
     round: 0,
     blockHash: blockHash(block.header),
-    signatures: chain.validators.validators.map((v, i) => ({ validator: v.address, signature: new Uint8Array(64).fill(i + 1) })),
+    signatures: chain.validators.validators.map((v, i) => ({
+      validator: v.address,
+      signature: new Uint8Array(64).fill(i + 1),
+    })),
   };
 }
 
 /** Evidence as advance reads it (only voteA's validator and height are recorded). */
 function fakeEvidence(validator: Uint8Array, height: bigint): DuplicateVoteEvidence {
   const body = { chainId: 'unit-chain', type: 2, height, round: 0, blockHash: new Uint8Array(32), validator };
-  return { voteA: { body, signature: new Uint8Array(64) }, voteB: { body: { ...body, blockHash: new Uint8Array(32).fill(1) }, signature: new Uint8Array(64) } };
+  return {
+    voteA: { body, signature: new Uint8Array(64) },
+    voteB: { body: { ...body, blockHash: new Uint8Array(32).fill(1) }, signature: new Uint8Array(64) },
+  };
 }
 
 interface Step {
@@ -70,7 +79,12 @@ function randomUpdates(rand: () => number, chain: ChainState, pool: KeyPair[]): 
 }
 
 /** Advances `heights` random heights; calls `check(chain)` after each. */
-function runChain(seed: number, heights: number, p: EvidenceParams, check: (chain: ChainState, steps: Step[]) => void): ChainState {
+function runChain(
+  seed: number,
+  heights: number,
+  p: EvidenceParams,
+  check: (chain: ChainState, steps: Step[]) => void,
+): ChainState {
   const rand = prng(seed);
   const pool = keysFor(14, 'snap');
   const chain = ChainState.genesis(genesisOf(pool.slice(0, 4), [10n, 20n, 30n, 40n]));
@@ -80,7 +94,8 @@ function runChain(seed: number, heights: number, p: EvidenceParams, check: (chai
     if (chain.height > 2n && rand() < 0.2) {
       const at = chain.height - 1n - BigInt(Math.floor(rand() * 3));
       const v = chain.setAt(at)?.validators[0];
-      if (v !== undefined && !chain.isEvidenceCommitted(`${Buffer.from(v.address).toString('hex')}:${at}`)) block.evidence = [fakeEvidence(v.address, at)];
+      if (v !== undefined && !chain.isEvidenceCommitted(`${Buffer.from(v.address).toString('hex')}:${at}`))
+        block.evidence = [fakeEvidence(v.address, at)];
     }
     const commit = commitOf(chain, block);
     const updates = randomUpdates(rand, chain, pool);
@@ -168,7 +183,12 @@ describe('ChainState snapshot', () => {
 
   test('a snapshot with 10 validators stays small (a few KB) while the evidence window is short', () => {
     const keys = keysFor(10, 'snap-size');
-    const chain = ChainState.genesis(genesisOf(keys, keys.map((_, i) => BigInt(10 + i))));
+    const chain = ChainState.genesis(
+      genesisOf(
+        keys,
+        keys.map((_, i) => BigInt(10 + i)),
+      ),
+    );
     const p = { ...unitParams().evidence, maxAgeHeights: 100n, maxAgeMs: 100_000n };
     for (let i = 0; i < 300; i++) {
       const b = blockFor(chain, keys[0]!);
@@ -192,9 +212,21 @@ describe('ChainState snapshot', () => {
       ['height 0', { ...good, height: 0n }, /height/],
       ['lastCommit of another height', { ...good, lastCommit: { ...good.lastCommit!, height: 3n } }, /lastCommit/],
       ['no last set above height 1', { ...good, lastValidators: null }, /lastValidators/],
-      ['segments in the future', { ...good, segments: [{ ...good.segments[0]!, fromHeight: good.height }] }, /segments/],
-      ['proposer index out of range', { ...good, validators: { ...good.validators, proposerIndex: 200 } }, /proposer index/],
-      ['validators out of canonical order', { ...good, validators: { ...good.validators, validators: [...good.validators.validators].reverse() } }, /canonical order/],
+      [
+        'segments in the future',
+        { ...good, segments: [{ ...good.segments[0]!, fromHeight: good.height }] },
+        /segments/,
+      ],
+      [
+        'proposer index out of range',
+        { ...good, validators: { ...good.validators, proposerIndex: 200 } },
+        /proposer index/,
+      ],
+      [
+        'validators out of canonical order',
+        { ...good, validators: { ...good.validators, validators: [...good.validators.validators].reverse() } },
+        /canonical order/,
+      ],
     ];
     for (const [label, s, why] of cases) expect(() => ChainState.fromSnapshot(s), label).toThrow(why);
     // The original is untouched by the failed restores.

@@ -35,7 +35,12 @@ describe('validator set changes at H + 2', () => {
     const keys = keysFor(4, 'cs');
     const chain = ChainState.genesis(genesisOf(keys, [10n, 10n, 10n, 10n]));
     const leaver = addressOf(keys[3]!.publicKey);
-    chain.advance(blockFor(chain, keys[0]!), dummyCommit(1n), [{ publicKey: keys[3]!.publicKey, power: 0n }], unitParams().evidence);
+    chain.advance(
+      blockFor(chain, keys[0]!),
+      dummyCommit(1n),
+      [{ publicKey: keys[3]!.publicKey, power: 0n }],
+      unitParams().evidence,
+    );
     expect(chain.validators.has(leaver)).toBe(true);
     chain.advance(blockFor(chain, keys[0]!), dummyCommit(2n), [], unitParams().evidence);
     expect(chain.validators.has(leaver)).toBe(false);
@@ -59,10 +64,22 @@ describe('validator set changes at H + 2', () => {
     const keys = keysFor(3, 'cs');
     const chain = ChainState.genesis(genesisOf(keys, [1n, 1n, 1n]));
     const p = { ...unitParams().evidence, maxAgeHeights: 3n, maxAgeMs: 10_000n };
-    for (let i = 0; i < 8; i++) chain.advance(blockFor(chain, keys[0]!, { timeMs: chain.lastBlockTimeMs + 1000n }), dummyCommit(chain.height), [], p);
+    for (let i = 0; i < 8; i++)
+      chain.advance(
+        blockFor(chain, keys[0]!, { timeMs: chain.lastBlockTimeMs + 1000n }),
+        dummyCommit(chain.height),
+        [],
+        p,
+      );
     // 8 heights, 1 s apart: none is older than 10 s, so all stay although most are older than 3 heights.
     expect(chain.timeAt(1n)).toBeDefined();
-    for (let i = 0; i < 8; i++) chain.advance(blockFor(chain, keys[0]!, { timeMs: chain.lastBlockTimeMs + 5000n }), dummyCommit(chain.height), [], p);
+    for (let i = 0; i < 8; i++)
+      chain.advance(
+        blockFor(chain, keys[0]!, { timeMs: chain.lastBlockTimeMs + 5000n }),
+        dummyCommit(chain.height),
+        [],
+        p,
+      );
     expect(chain.timeAt(1n)).toBeUndefined();
     expect(chain.setAt(1n)).toBeUndefined();
     expect(chain.timeAt(chain.height - 1n)).toBeDefined();

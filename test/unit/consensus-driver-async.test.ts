@@ -7,7 +7,12 @@ import type { Block, Commit } from '../../src/core/types.js';
 import { ChainState } from '../../src/consensus/chain-state.js';
 import { ConsensusEngine, type EngineEffect, type EngineInput } from '../../src/consensus/engine.js';
 import { ConsensusDriver } from '../../src/consensus/driver.js';
-import { assembleBlock, type Application, type FinalizeBlockResult, type PrepareProposalRequest } from '../../src/consensus/app.js';
+import {
+  assembleBlock,
+  type Application,
+  type FinalizeBlockResult,
+  type PrepareProposalRequest,
+} from '../../src/consensus/app.js';
 import { MemorySignStateStore } from '../../src/consensus/signer-guard.js';
 import { verifyCommit } from '../../src/consensus/verify-commit.js';
 import type { ConsensusMessage } from '../../src/consensus/messages.js';
@@ -82,7 +87,9 @@ describe('ConsensusDriver with an asynchronous finalizeBlock', () => {
     ]);
     const d = deferred<FinalizeBlockResult>();
     const app: Application = {
-      prepareProposal: () => { throw new Error('unused'); },
+      prepareProposal: () => {
+        throw new Error('unused');
+      },
       processProposal: () => ({ valid: true }),
       finalizeBlock: () => {
         log.push('finalize');
@@ -90,7 +97,9 @@ describe('ConsensusDriver with an asynchronous finalizeBlock', () => {
       },
     };
     const driver = new ConsensusDriver({
-      engine, app, signStore: new MemorySignStateStore(),
+      engine,
+      app,
+      signStore: new MemorySignStateStore(),
       network: { broadcast: (m: ConsensusMessage) => log.push(`send ${m.kind}`) },
       timers: { schedule: (_ms, _fire, info) => log.push(`timer ${info.step}`) },
       clock: { nowMs: () => T0 },
@@ -112,13 +121,22 @@ describe('ConsensusDriver with an asynchronous finalizeBlock', () => {
   });
 
   test('a rejected finalize halts the driver: the rest of the batch is dropped and later inputs are ignored', async () => {
-    const { engine, inputs } = scriptedEngine([decideEffect(), { type: 'scheduleTimeout', height: 2n, round: 0, step: 'commit', durationMs: 10 }]);
+    const { engine, inputs } = scriptedEngine([
+      decideEffect(),
+      { type: 'scheduleTimeout', height: 2n, round: 0, step: 'commit', durationMs: 10 },
+    ]);
     const halts: Error[] = [];
     const timers: string[] = [];
     const d = deferred<FinalizeBlockResult>();
     const driver = new ConsensusDriver({
       engine,
-      app: { prepareProposal: () => { throw new Error('unused'); }, processProposal: () => ({ valid: true }), finalizeBlock: () => d.promise },
+      app: {
+        prepareProposal: () => {
+          throw new Error('unused');
+        },
+        processProposal: () => ({ valid: true }),
+        finalizeBlock: () => d.promise,
+      },
       signStore: new MemorySignStateStore(),
       network: { broadcast: () => undefined },
       timers: { schedule: (_ms, _f, info) => timers.push(info.step) },
@@ -141,7 +159,13 @@ describe('ConsensusDriver with an asynchronous finalizeBlock', () => {
     const halts: Error[] = [];
     const driver = new ConsensusDriver({
       engine,
-      app: { prepareProposal: () => { throw new Error('unused'); }, processProposal: () => ({ valid: true }), finalizeBlock: async () => ({ stateRoot: rootOf(999n), validatorUpdates: [] }) },
+      app: {
+        prepareProposal: () => {
+          throw new Error('unused');
+        },
+        processProposal: () => ({ valid: true }),
+        finalizeBlock: async () => ({ stateRoot: rootOf(999n), validatorUpdates: [] }),
+      },
       signStore: new MemorySignStateStore(),
       network: { broadcast: () => undefined },
       timers: { schedule: () => undefined },
@@ -163,7 +187,9 @@ describe('ConsensusDriver with an asynchronous finalizeBlock', () => {
     const timers: (() => void)[] = [];
     const commits: { block: Block; commit: Commit }[] = [];
     const driver = new ConsensusDriver({
-      engine, app, signStore: new MemorySignStateStore(),
+      engine,
+      app,
+      signStore: new MemorySignStateStore(),
       network: { broadcast: () => undefined },
       timers: { schedule: (_ms, fire) => timers.push(fire) },
       clock: { nowMs: () => T0 + 10n + engine.height },

@@ -18,10 +18,17 @@ class CountingApp implements Application {
   committed: { block: Block; commit: Commit }[] = [];
   lie = false;
   prepareProposal(req: PrepareProposalRequest): Block {
-    return assembleBlock(req, { txs: [utf8(`tx-${req.height}`)], stateRoot: sha256(u64be(req.height)), resultsRoot: EMPTY_HASH, gasUsed: 0n });
+    return assembleBlock(req, {
+      txs: [utf8(`tx-${req.height}`)],
+      stateRoot: sha256(u64be(req.height)),
+      resultsRoot: EMPTY_HASH,
+      gasUsed: 0n,
+    });
   }
   processProposal(block: Block) {
-    return sha256(u64be(block.header.height)).every((b, i) => b === block.header.stateRoot[i]) ? { valid: true as const } : { valid: false as const, reason: 'root' };
+    return sha256(u64be(block.header.height)).every((b, i) => b === block.header.stateRoot[i])
+      ? { valid: true as const }
+      : { valid: false as const, reason: 'root' };
   }
   finalizeBlock(block: Block, commit: Commit) {
     this.committed.push({ block, commit });
@@ -38,7 +45,13 @@ function singleValidator() {
   const timers: { at: bigint; fire: () => void }[] = [];
   let now = T0 + 10n;
   const store = new MemorySignStateStore();
-  const signStore = { load: () => store.load(), save: (s: SignState) => { log.push(`save ${s.height}/${s.round}/${s.step}`); store.save(s); } };
+  const signStore = {
+    load: () => store.load(),
+    save: (s: SignState) => {
+      log.push(`save ${s.height}/${s.round}/${s.step}`);
+      store.save(s);
+    },
+  };
   const driver = new ConsensusDriver({
     engine,
     app,
@@ -81,7 +94,8 @@ describe('ConsensusDriver', () => {
     s.runUntilHeight(3n);
     const sends = s.log.map((l, i) => [l, i] as const).filter(([l]) => l === 'send vote' || l === 'send proposal');
     expect(sends.length).toBeGreaterThan(0);
-    for (const [, i] of sends) expect(s.log[i - 1]!.startsWith('save '), `before entry ${i}: ${s.log[i - 1]}`).toBe(true);
+    for (const [, i] of sends)
+      expect(s.log[i - 1]!.startsWith('save '), `before entry ${i}: ${s.log[i - 1]}`).toBe(true);
   });
 
   test('a state root that differs from the header halts the driver; nothing is signed afterwards', () => {

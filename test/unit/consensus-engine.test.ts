@@ -49,12 +49,12 @@ describe('prevote on a proposal (line 22)', () => {
   });
 
   test('a block whose time is outside [now - delay - precision, now + precision] gets a nil prevote', () => {
-    for (const timeMs of [T(f0 => f0.now + 101n), T(f0 => f0.now - 601n)]) {
+    for (const timeMs of [T((f0) => f0.now + 101n), T((f0) => f0.now - 601n)]) {
       const f = started();
       const votes = ownVotes(f.propose(0, f.block({ timeMs: timeMs(f) })));
       expect(isNil(votes[0]!), `time ${timeMs(f) - f.now} ms from now`).toBe(true);
     }
-    for (const timeMs of [T(f0 => f0.now + 100n), T(f0 => f0.now - 600n)]) {
+    for (const timeMs of [T((f0) => f0.now + 100n), T((f0) => f0.now - 600n)]) {
       const f = started();
       const votes = ownVotes(f.propose(0, f.block({ timeMs: timeMs(f) })));
       expect(isNil(votes[0]!), `time ${timeMs(f) - f.now} ms from now`).toBe(false);
@@ -82,12 +82,22 @@ describe('messages that are refused change nothing', () => {
     expect(out1.map((e) => e.type === 'rejected' && e.code)).toContain('WRONG_PROPOSER');
     const p = f.proposal(0, b);
     const forged = { ...p, signature: new Uint8Array(64).fill(1) };
-    expect(f.step({ type: 'proposal', proposal: forged, block: b }).map((e) => e.type === 'rejected' && e.code)).toContain('BAD_SIGNATURE');
+    expect(
+      f.step({ type: 'proposal', proposal: forged, block: b }).map((e) => e.type === 'rejected' && e.code),
+    ).toContain('BAD_SIGNATURE');
     const outsider = new EngineFixture({ powers: [1n, 1n, 1n, 1n, 1n] });
     const v = outsider.vote(4, VOTE_PREVOTE, 0, b);
-    expect(f.step({ type: 'vote', vote: { ...v, body: { ...v.body, chainId: f.chain.chainId } } }).map((e) => e.type === 'rejected' && e.code)).toContain('NOT_A_VALIDATOR');
+    expect(
+      f
+        .step({ type: 'vote', vote: { ...v, body: { ...v.body, chainId: f.chain.chainId } } })
+        .map((e) => e.type === 'rejected' && e.code),
+    ).toContain('NOT_A_VALIDATOR');
     const good = f.vote(1, VOTE_PREVOTE, 0, b);
-    expect(f.step({ type: 'vote', vote: { ...good, signature: new Uint8Array(64) } }).map((e) => e.type === 'rejected' && e.code)).toContain('BAD_SIGNATURE');
+    expect(
+      f
+        .step({ type: 'vote', vote: { ...good, signature: new Uint8Array(64) } })
+        .map((e) => e.type === 'rejected' && e.code),
+    ).toContain('BAD_SIGNATURE');
     expect(f.engine.snapshot()).toEqual(before);
   });
 });
@@ -281,7 +291,10 @@ describe('nil votes and timeouts', () => {
     const f = started();
     const b = f.block();
     f.propose(0, b);
-    const out = [...f.votes(VOTE_PREVOTE, 0, null, [1]), ...f.step({ type: 'vote', vote: f.vote(2, VOTE_PREVOTE, 0, b) })];
+    const out = [
+      ...f.votes(VOTE_PREVOTE, 0, null, [1]),
+      ...f.step({ type: 'vote', vote: f.vote(2, VOTE_PREVOTE, 0, b) }),
+    ];
     expect(out.filter((e) => e.type === 'scheduleTimeout' && e.step === 'prevote')).toHaveLength(1);
     const out2 = [...f.votes(VOTE_PRECOMMIT, 0, null, [1, 2])];
     expect(out2.filter((e) => e.type === 'scheduleTimeout' && e.step === 'precommit')).toHaveLength(0); // 20 of 31
@@ -308,7 +321,11 @@ describe('round skip on f + 1 (line 55)', () => {
     expect(f.engine.snapshot().round).toBe(0);
     const out = f.votes(VOTE_PRECOMMIT, 5, null, [2]);
     expect(f.engine.snapshot()).toMatchObject({ round: 5, step: 'propose' });
-    expect(out.find((e) => e.type === 'scheduleTimeout')).toMatchObject({ step: 'propose', round: 5, durationMs: 2000 });
+    expect(out.find((e) => e.type === 'scheduleTimeout')).toMatchObject({
+      step: 'propose',
+      round: 5,
+      durationMs: 2000,
+    });
   });
 });
 
@@ -373,7 +390,10 @@ describe('restart', () => {
 describe('catching up', () => {
   function decidedBlockWithCommit(f: EngineFixture) {
     const b = f.block();
-    const sigs = [1, 2, 3].map((i) => ({ validator: f.address(i), signature: f.vote(i, VOTE_PRECOMMIT, 0, b).signature }));
+    const sigs = [1, 2, 3].map((i) => ({
+      validator: f.address(i),
+      signature: f.vote(i, VOTE_PRECOMMIT, 0, b).signature,
+    }));
     return { block: b, commit: { height: 1n, round: 0, blockHash: blockHash(b.header), signatures: sigs } };
   }
 
@@ -404,7 +424,7 @@ describe('catching up', () => {
     expect(out.some((e) => e.type === 'broadcastEvidence')).toBe(true);
   });
 
-  test('gossipTick re-sends the round\'s proposal and votes only when the height has not moved for a whole tick', () => {
+  test("gossipTick re-sends the round's proposal and votes only when the height has not moved for a whole tick", () => {
     const f = started();
     const b = f.block();
     f.propose(0, b);

@@ -4,9 +4,24 @@ import { compareBytes } from '../../src/core/bytes.js';
 import { addressOf, keyPairFromLabel, type KeyPair } from '../../src/core/keys.js';
 import { sha256 } from '../../src/core/hash.js';
 import { utf8 } from '../../src/core/bytes.js';
-import { signVote, blockHash, VOTE_PREVOTE, VOTE_PRECOMMIT, type Block, type Commit, type DuplicateVoteEvidence, type VoteBody } from '../../src/core/types.js';
+import {
+  signVote,
+  blockHash,
+  VOTE_PREVOTE,
+  VOTE_PRECOMMIT,
+  type Block,
+  type Commit,
+  type DuplicateVoteEvidence,
+  type VoteBody,
+} from '../../src/core/types.js';
 import { ChainState } from '../../src/consensus/chain-state.js';
-import { checkEvidence, makeEvidence, evidenceKey, EvidencePool, type EvidenceContext } from '../../src/consensus/evidence.js';
+import {
+  checkEvidence,
+  makeEvidence,
+  evidenceKey,
+  EvidencePool,
+  type EvidenceContext,
+} from '../../src/consensus/evidence.js';
 import { assembleBlock } from '../../src/consensus/app.js';
 import { ConsensusEngine } from '../../src/consensus/engine.js';
 import { keysFor, genesisOf, blockFor, unitParams, CHAIN } from './consensus-fixture.js';
@@ -22,7 +37,17 @@ function commitFor(block: Block, keys: KeyPair[]): Commit {
   const hash = blockHash(block.header);
   const signatures = keys.map((k) => ({
     validator: addressOf(k.publicKey),
-    signature: signVote({ chainId: CHAIN, type: VOTE_PRECOMMIT, height: block.header.height, round: 0, blockHash: hash, validator: addressOf(k.publicKey) }, k).signature,
+    signature: signVote(
+      {
+        chainId: CHAIN,
+        type: VOTE_PRECOMMIT,
+        height: block.header.height,
+        round: 0,
+        blockHash: hash,
+        validator: addressOf(k.publicKey),
+      },
+      k,
+    ).signature,
   }));
   return { height: block.header.height, round: 0, blockHash: hash, signatures };
 }
@@ -39,17 +64,37 @@ function setup(heights = 3) {
 
 function body(keys: KeyPair[], over: Partial<VoteBody> & { who?: number } = {}): VoteBody {
   const { who, ...rest } = over;
-  return { chainId: CHAIN, type: VOTE_PREVOTE, height: 2n, round: 0, blockHash: LOW, validator: addressOf(keys[who ?? 1]!.publicKey), ...rest };
+  return {
+    chainId: CHAIN,
+    type: VOTE_PREVOTE,
+    height: 2n,
+    round: 0,
+    blockHash: LOW,
+    validator: addressOf(keys[who ?? 1]!.publicKey),
+    ...rest,
+  };
 }
 
-function evidence(keys: KeyPair[], a: Partial<VoteBody> & { who?: number } = {}, b: Partial<VoteBody> & { who?: number } = {}, signer?: KeyPair): DuplicateVoteEvidence {
+function evidence(
+  keys: KeyPair[],
+  a: Partial<VoteBody> & { who?: number } = {},
+  b: Partial<VoteBody> & { who?: number } = {},
+  signer?: KeyPair,
+): DuplicateVoteEvidence {
   const ka = signer ?? keys[a.who ?? 1]!;
   const kb = signer ?? keys[b.who ?? 1]!;
   return { voteA: signVote(body(keys, a), ka), voteB: signVote(body(keys, { blockHash: HIGH, ...b }), kb) };
 }
 
 function ctx(chain: ChainState, over: Partial<EvidenceContext> = {}): EvidenceContext {
-  return { chain, params: params.evidence, maxHeight: chain.height - 1n, atHeight: chain.height, atTimeMs: chain.lastBlockTimeMs + 1000n, ...over };
+  return {
+    chain,
+    params: params.evidence,
+    maxHeight: chain.height - 1n,
+    atHeight: chain.height,
+    atTimeMs: chain.lastBlockTimeMs + 1000n,
+    ...over,
+  };
 }
 
 describe('evidence validity rules', () => {
@@ -75,15 +120,21 @@ describe('evidence validity rules', () => {
     ['SAME_BLOCK', ({ keys }) => evidence(keys, {}, { blockHash: LOW })],
     ['NOT_CANONICAL_ORDER', ({ keys }) => evidence(keys, { blockHash: HIGH }, { blockHash: LOW })],
     ['FUTURE_HEIGHT', ({ keys, chain }) => evidence(keys, { height: chain.height }, { height: chain.height })],
-    ['NOT_A_VALIDATOR', ({ keys }) => {
-      const outsider = keyPairFromLabel('ev-outsider');
-      const a = addressOf(outsider.publicKey);
-      return evidence(keys, { validator: a }, { validator: a }, outsider);
-    }],
-    ['BAD_SIGNATURE', ({ keys }) => {
-      const ev = evidence(keys);
-      return { voteA: ev.voteA, voteB: { ...ev.voteB, signature: signVote(ev.voteB.body, keys[2]!).signature } };
-    }],
+    [
+      'NOT_A_VALIDATOR',
+      ({ keys }) => {
+        const outsider = keyPairFromLabel('ev-outsider');
+        const a = addressOf(outsider.publicKey);
+        return evidence(keys, { validator: a }, { validator: a }, outsider);
+      },
+    ],
+    [
+      'BAD_SIGNATURE',
+      ({ keys }) => {
+        const ev = evidence(keys);
+        return { voteA: ev.voteA, voteB: { ...ev.voteB, signature: signVote(ev.voteB.body, keys[2]!).signature } };
+      },
+    ],
   ];
   for (const [code, make, over] of rules) {
     test(`refused: ${code}`, () => {
@@ -117,11 +168,22 @@ describe('evidence validity rules', () => {
     expect(checkEvidence(again, ctx(chain))).toMatchObject({ ok: false, code: 'ALREADY_COMMITTED' });
   });
 
-  test('membership is judged with the set of the evidence height, not today\'s', () => {
+  test("membership is judged with the set of the evidence height, not today's", () => {
     const keys = keysFor(4, 'ev');
     const chain = ChainState.genesis(genesisOf(keys, [10n, 10n, 10n, 10n]));
-    chain.advance(blockFor(chain, keys[0]!), dummyCommit(1n), [{ publicKey: keys[1]!.publicKey, power: 0n }], params.evidence);
-    for (let i = 0; i < 3; i++) chain.advance(blockFor(chain, keys[0]!, { timeMs: chain.lastBlockTimeMs + 1000n }), dummyCommit(chain.height), [], params.evidence);
+    chain.advance(
+      blockFor(chain, keys[0]!),
+      dummyCommit(1n),
+      [{ publicKey: keys[1]!.publicKey, power: 0n }],
+      params.evidence,
+    );
+    for (let i = 0; i < 3; i++)
+      chain.advance(
+        blockFor(chain, keys[0]!, { timeMs: chain.lastBlockTimeMs + 1000n }),
+        dummyCommit(chain.height),
+        [],
+        params.evidence,
+      );
     expect(chain.validators.has(addressOf(keys[1]!.publicKey))).toBe(false);
     expect(checkEvidence(evidence(keys), ctx(chain)).ok).toBe(true); // height 2: validator 1 still in the set
     const late = evidence(keys, { height: 3n }, { height: 3n });
@@ -148,7 +210,12 @@ describe('evidence pool', () => {
     expect(pool.add(evidenceKey(e2), e2)).toBe('added');
     expect(pool.add(evidenceKey(e3), e3)).toBe('full');
     expect(pool.select(1, ctx(chain))).toEqual([e1]);
-    chain.advance({ ...blockFor(chain, keys[0]!, { timeMs: chain.lastBlockTimeMs + 1000n }), evidence: [e1] }, dummyCommit(chain.height), [], params.evidence);
+    chain.advance(
+      { ...blockFor(chain, keys[0]!, { timeMs: chain.lastBlockTimeMs + 1000n }), evidence: [e1] },
+      dummyCommit(chain.height),
+      [],
+      params.evidence,
+    );
     pool.prune(ctx(chain));
     expect(pool.list()).toEqual([e2]);
     pool.prune(ctx(chain, { atHeight: 100n, atTimeMs: chain.lastBlockTimeMs + 1_000_000n }));
@@ -163,8 +230,18 @@ describe('blocks carrying evidence', () => {
   function blockWith(chain: ChainState, keys: KeyPair[], evs: DuplicateVoteEvidence[]) {
     const b = blockFor(chain, keys[0]!, { timeMs: chain.lastBlockTimeMs + 1000n });
     return assembleBlock(
-      { chainId: CHAIN, height: chain.height, round: 0, timeMs: b.header.timeMs, proposer: b.header.proposer, prevHash: chain.lastBlockHash,
-        lastCommit: chain.lastCommit, evidence: evs, validatorsHash: chain.validators.hash(), nextValidatorsHash: chain.nextValidators.hash() },
+      {
+        chainId: CHAIN,
+        height: chain.height,
+        round: 0,
+        timeMs: b.header.timeMs,
+        proposer: b.header.proposer,
+        prevHash: chain.lastBlockHash,
+        lastCommit: chain.lastCommit,
+        evidence: evs,
+        validatorsHash: chain.validators.hash(),
+        nextValidatorsHash: chain.nextValidators.hash(),
+      },
       { txs: [], stateRoot: b.header.stateRoot, resultsRoot: b.header.resultsRoot, gasUsed: 0n },
     );
   }
@@ -182,7 +259,10 @@ describe('blocks carrying evidence', () => {
   test('duplicates and the per-block cap', () => {
     const { keys, chain } = setup(3);
     const engine = engineAt(chain, keys);
-    const small = new ConsensusEngine({ params: { ...params, evidence: { ...params.evidence, maxPerBlock: 1 } }, keyPair: keys[0]! }, { chain, signState: null });
+    const small = new ConsensusEngine(
+      { params: { ...params, evidence: { ...params.evidence, maxPerBlock: 1 } }, keyPair: keys[0]! },
+      { chain, signState: null },
+    );
     const e1 = evidence(keys, { who: 1 }, { who: 1 });
     const e1b = evidence(keys, { who: 1, blockHash: new Uint8Array(0) }, { who: 1 });
     const e2 = evidence(keys, { who: 2 }, { who: 2 });

@@ -3,7 +3,13 @@ import * as keysModule from '../../src/core/keys.js';
 import { keyPairFromLabel, type KeyPair } from '../../src/core/keys.js';
 import { EMPTY_HASH } from '../../src/core/hash.js';
 import {
-  signVote, signProposal, blockHash, VOTE_PREVOTE, type Block, type Proposal, type Vote,
+  signVote,
+  signProposal,
+  blockHash,
+  VOTE_PREVOTE,
+  type Block,
+  type Proposal,
+  type Vote,
 } from '../../src/core/types.js';
 import { ChainState } from '../../src/consensus/chain-state.js';
 import { ConsensusEngine, type EngineEffect, type EngineInput } from '../../src/consensus/engine.js';
@@ -18,7 +24,15 @@ export const T0 = 1_800_000_000_000n;
 export function unitParams(): ConsensusParams {
   return {
     chainId: CHAIN,
-    timeouts: { proposeMs: 1000, proposeDeltaMs: 200, prevoteMs: 500, prevoteDeltaMs: 100, precommitMs: 500, precommitDeltaMs: 100, commitMs: 50 },
+    timeouts: {
+      proposeMs: 1000,
+      proposeDeltaMs: 200,
+      prevoteMs: 500,
+      prevoteDeltaMs: 100,
+      precommitMs: 500,
+      precommitDeltaMs: 100,
+      commitMs: 50,
+    },
     blockTime: { precisionMs: 100n, messageDelayMs: 500n },
     evidence: { maxAgeHeights: 10n, maxAgeMs: 60_000n, maxPerBlock: MAX_EVIDENCE_PER_BLOCK, maxPoolSize: 8 },
   };
@@ -29,7 +43,11 @@ export function keysFor(n: number, prefix = 'unit-val'): KeyPair[] {
 }
 
 export function genesisOf(keys: KeyPair[], powers: bigint[]) {
-  return { chainId: CHAIN, genesisTimeMs: T0, validators: keys.map((k, i) => ({ publicKey: k.publicKey, power: powers[i]! })) };
+  return {
+    chainId: CHAIN,
+    genesisTimeMs: T0,
+    validators: keys.map((k, i) => ({ publicKey: k.publicKey, power: powers[i]! })),
+  };
 }
 
 /** A block for the chain's current height, as a proposer would build it (no txs, a fixed state root). */
@@ -47,10 +65,14 @@ export function blockFor(chain: ChainState, proposer: KeyPair, opts: { timeMs?: 
       validatorsHash: chain.validators.hash(),
       nextValidatorsHash: chain.nextValidators.hash(),
     },
-    { txs: opts.tag === undefined ? [] : [Uint8Array.of(opts.tag)], stateRoot: EMPTY_HASH, resultsRoot: EMPTY_HASH, gasUsed: 0n },
+    {
+      txs: opts.tag === undefined ? [] : [Uint8Array.of(opts.tag)],
+      stateRoot: EMPTY_HASH,
+      resultsRoot: EMPTY_HASH,
+      gasUsed: 0n,
+    },
   );
 }
-
 
 /**
  * Validators [1, 10, 10, 10] (total 31): the engine under test is validator 0 with power 1, so quorum (21) needs it
@@ -68,7 +90,10 @@ export class EngineFixture {
     this.powers = opts.powers ?? [1n, 10n, 10n, 10n];
     this.keys = keysFor(this.powers.length);
     this.chain = ChainState.genesis(genesisOf(this.keys, this.powers));
-    this.engine = new ConsensusEngine({ params: this.params, keyPair: this.keys[opts.me ?? 0]! }, { chain: this.chain, signState: opts.signState ?? null });
+    this.engine = new ConsensusEngine(
+      { params: this.params, keyPair: this.keys[opts.me ?? 0]! },
+      { chain: this.chain, signState: opts.signState ?? null },
+    );
   }
 
   address(i: number): Uint8Array {
@@ -82,20 +107,37 @@ export class EngineFixture {
   }
 
   block(opts: { timeMs?: bigint; tag?: number; proposer?: number } = {}): Block {
-    return blockFor(this.chain, this.keys[opts.proposer ?? this.proposerOf(0)]!, { timeMs: opts.timeMs ?? this.now, tag: opts.tag });
+    return blockFor(this.chain, this.keys[opts.proposer ?? this.proposerOf(0)]!, {
+      timeMs: opts.timeMs ?? this.now,
+      tag: opts.tag,
+    });
   }
 
   proposal(round: number, block: Block, polRound: number | null = null, signer?: number): Proposal {
     const who = signer ?? this.proposerOf(round);
     return signProposal(
-      { chainId: CHAIN, height: this.chain.height, round, polRound, blockHash: blockHash(block.header), proposer: this.address(who) },
+      {
+        chainId: CHAIN,
+        height: this.chain.height,
+        round,
+        polRound,
+        blockHash: blockHash(block.header),
+        proposer: this.address(who),
+      },
       this.keys[who]!,
     );
   }
 
   vote(i: number, type: number, round: number, block: Block | null, height: bigint = this.chain.height): Vote {
     return signVote(
-      { chainId: CHAIN, type, height, round, blockHash: block === null ? new Uint8Array(0) : blockHash(block.header), validator: this.address(i) },
+      {
+        chainId: CHAIN,
+        type,
+        height,
+        round,
+        blockHash: block === null ? new Uint8Array(0) : blockHash(block.header),
+        validator: this.address(i),
+      },
       this.keys[i]!,
     );
   }
@@ -113,7 +155,10 @@ export class EngineFixture {
     const out = this.step({ type: 'proposal', proposal: this.proposal(round, block, opts.polRound ?? null), block });
     const req = out.find((e) => e.type === 'validateBlock');
     if (req === undefined || req.type !== 'validateBlock') return out;
-    return [...out, ...this.step({ type: 'blockValidated', height: req.height, blockHash: req.blockHash, valid: opts.valid ?? true })];
+    return [
+      ...out,
+      ...this.step({ type: 'blockValidated', height: req.height, blockHash: req.blockHash, valid: opts.valid ?? true }),
+    ];
   }
 
   votes(type: number, round: number, block: Block | null, from: number[]): EngineEffect[] {

@@ -48,6 +48,8 @@ describe('consensus messages on the wire', () => {
     mixed[1] = 1; // kind 2 -> 1: a "proposal" without a proposal
     expect(() => decodeConsensusMessage(mixed)).toThrow(CodecError);
     expect(() => decodeConsensusMessage(Uint8Array.of(0x95, 9, 0xc0, 0xc0, 0xc0, 0xc0))).toThrow(CodecError);
-    expect(() => decodeConsensusMessage(encode({ name: 'x', toWire: () => [1, 2], fromWire: () => null }, null))).toThrow(CodecError);
+    expect(() =>
+      decodeConsensusMessage(encode({ name: 'x', toWire: () => [1, 2], fromWire: () => null }, null)),
+    ).toThrow(CodecError);
   });
 });

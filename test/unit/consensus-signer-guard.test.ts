@@ -8,8 +8,15 @@ import { sha256 } from '../../src/core/hash.js';
 import { utf8 } from '../../src/core/bytes.js';
 import { verifyVoteSignature, VOTE_PREVOTE, VOTE_PRECOMMIT, type VoteBody } from '../../src/core/types.js';
 import {
-  authorizeSign, voteSignRequest, proposalSignRequest, GuardedSigner, MemorySignStateStore, encodeSignState, decodeSignState,
-  type SignState, type SignStateStore,
+  authorizeSign,
+  voteSignRequest,
+  proposalSignRequest,
+  GuardedSigner,
+  MemorySignStateStore,
+  encodeSignState,
+  decodeSignState,
+  type SignState,
+  type SignStateStore,
 } from '../../src/consensus/signer-guard.js';
 import { ConsensusError } from '../../src/consensus/errors.js';
 import { FileSignStateStore } from '../../src/node/signer-store.js';
@@ -44,15 +51,31 @@ describe('authorizeSign', () => {
 
   test('refuses earlier height, round or step as REGRESSION', () => {
     for (const b of [body(4n, 9, VOTE_PRECOMMIT), body(5n, 1, VOTE_PRECOMMIT)]) {
-      expect(authorizeSign(last, voteSignRequest(b)), `${b.height}/${b.round}`).toMatchObject({ ok: false, code: 'REGRESSION' });
+      expect(authorizeSign(last, voteSignRequest(b)), `${b.height}/${b.round}`).toMatchObject({
+        ok: false,
+        code: 'REGRESSION',
+      });
     }
-    const proposal = proposalSignRequest({ chainId: 'guard-chain', height: 5n, round: 2, polRound: null, blockHash: H1, proposer: me });
+    const proposal = proposalSignRequest({
+      chainId: 'guard-chain',
+      height: 5n,
+      round: 2,
+      polRound: null,
+      blockHash: H1,
+      proposer: me,
+    });
     expect(authorizeSign(last, proposal)).toMatchObject({ ok: false, code: 'REGRESSION' }); // proposal step precedes prevote
   });
 
   test('refuses a different block (or nil) at the same height, round and step as CONFLICT', () => {
-    expect(authorizeSign(last, voteSignRequest(body(5n, 2, VOTE_PREVOTE, H2)))).toMatchObject({ ok: false, code: 'CONFLICT' });
-    expect(authorizeSign(last, voteSignRequest(body(5n, 2, VOTE_PREVOTE, new Uint8Array(0))))).toMatchObject({ ok: false, code: 'CONFLICT' });
+    expect(authorizeSign(last, voteSignRequest(body(5n, 2, VOTE_PREVOTE, H2)))).toMatchObject({
+      ok: false,
+      code: 'CONFLICT',
+    });
+    expect(authorizeSign(last, voteSignRequest(body(5n, 2, VOTE_PREVOTE, new Uint8Array(0))))).toMatchObject({
+      ok: false,
+      code: 'CONFLICT',
+    });
   });
 
   test('allows exactly the same bytes again (re-sign), without a new record', () => {
@@ -87,7 +110,12 @@ describe('GuardedSigner', () => {
   });
 
   test('when the store cannot persist, no signature is returned and nothing advances', () => {
-    const failing: SignStateStore = { load: () => null, save: () => { throw new Error('disk full'); } };
+    const failing: SignStateStore = {
+      load: () => null,
+      save: () => {
+        throw new Error('disk full');
+      },
+    };
     const s = new GuardedSigner({ keyPair: kp }, { store: failing });
     expect(() => s.signVote(body(1n, 0, VOTE_PREVOTE))).toThrow('disk full');
     expect(s.lastSigned()).toBeNull();

@@ -26,7 +26,11 @@ describe('proposer priority (CometBFT algorithm)', () => {
     //  4: -2,2,6 -> C -> -2,2,0    5: -1,4,3 -> B -> -1,-2,3   6: 0,0,6 -> C -> 0,0,0
     const k = sortedKeys(3);
     const name = names(k);
-    let set = ValidatorSet.fromGenesis([{ publicKey: k[0]!.publicKey, power: 1n }, { publicKey: k[1]!.publicKey, power: 2n }, { publicKey: k[2]!.publicKey, power: 3n }]);
+    let set = ValidatorSet.fromGenesis([
+      { publicKey: k[0]!.publicKey, power: 1n },
+      { publicKey: k[1]!.publicKey, power: 2n },
+      { publicKey: k[2]!.publicKey, power: 3n },
+    ]);
     const seq = [name(set)];
     const prios = [prioritiesByName(k, set)];
     for (let i = 0; i < 5; i++) {
@@ -35,13 +39,23 @@ describe('proposer priority (CometBFT algorithm)', () => {
       prios.push(prioritiesByName(k, set));
     }
     expect(seq.join(' ')).toBe('C B A C B C');
-    expect(prios).toEqual([[1n, 2n, -3n], [2n, -2n, 0n], [-3n, 0n, 3n], [-2n, 2n, 0n], [-1n, -2n, 3n], [0n, 0n, 0n]]);
+    expect(prios).toEqual([
+      [1n, 2n, -3n],
+      [2n, -2n, 0n],
+      [-3n, 0n, 3n],
+      [-2n, 2n, 0n],
+      [-1n, -2n, 3n],
+      [0n, 0n, 0n],
+    ]);
   });
 
   test('the CometBFT spec example p1=1, p2=3: p2 p1 p2 p2 repeating', () => {
     const k = sortedKeys(2);
     const name = names(k);
-    let set = ValidatorSet.fromGenesis([{ publicKey: k[0]!.publicKey, power: 1n }, { publicKey: k[1]!.publicKey, power: 3n }]);
+    let set = ValidatorSet.fromGenesis([
+      { publicKey: k[0]!.publicKey, power: 1n },
+      { publicKey: k[1]!.publicKey, power: 3n },
+    ]);
     const seq = [name(set)];
     for (let i = 0; i < 7; i++) {
       set = set.incrementProposerPriority(1);
@@ -76,7 +90,8 @@ describe('proposer priority (CometBFT algorithm)', () => {
     const k = sortedKeys(3);
     const set = ValidatorSet.fromGenesis(k.map((x, i) => ({ publicKey: x.publicKey, power: BigInt(i + 1) })));
     expect(set.proposerForRound(0)).toBe(set.proposer());
-    for (const r of [1, 2, 7]) expect(set.proposerForRound(r).address).toEqual(set.incrementProposerPriority(r).proposer().address);
+    for (const r of [1, 2, 7])
+      expect(set.proposerForRound(r).address).toEqual(set.incrementProposerPriority(r).proposer().address);
   });
 
   test('frequency is proportional to power over a full cycle', () => {
@@ -110,7 +125,10 @@ describe('updates (UpdateWithChangeSet)', () => {
   test('power 0 removes; changed power keeps the priority; the canonical order is power desc, address asc', () => {
     const k = sortedKeys(3);
     const set = ValidatorSet.fromGenesis(k.map((x) => ({ publicKey: x.publicKey, power: 5n })));
-    const next = set.applyUpdates([{ publicKey: k[0]!.publicKey, power: 0n }, { publicKey: k[2]!.publicKey, power: 9n }]);
+    const next = set.applyUpdates([
+      { publicKey: k[0]!.publicKey, power: 0n },
+      { publicKey: k[2]!.publicKey, power: 9n },
+    ]);
     expect(next.size).toBe(2);
     expect(next.has(addressOf(k[0]!.publicKey))).toBe(false);
     expect(next.validators[0]!.power).toBe(9n);
@@ -120,7 +138,14 @@ describe('updates (UpdateWithChangeSet)', () => {
     const k = sortedKeys(3);
     const set = ValidatorSet.fromGenesis([{ publicKey: k[0]!.publicKey, power: 5n }]);
     const cases: [string, () => unknown][] = [
-      ['duplicate', () => set.applyUpdates([{ publicKey: k[1]!.publicKey, power: 1n }, { publicKey: k[1]!.publicKey, power: 2n }])],
+      [
+        'duplicate',
+        () =>
+          set.applyUpdates([
+            { publicKey: k[1]!.publicKey, power: 1n },
+            { publicKey: k[1]!.publicKey, power: 2n },
+          ]),
+      ],
       ['unknown removal', () => set.applyUpdates([{ publicKey: k[2]!.publicKey, power: 0n }])],
       ['empty', () => set.applyUpdates([{ publicKey: k[0]!.publicKey, power: 0n }])],
       ['bad key', () => set.applyUpdates([{ publicKey: new Uint8Array(31), power: 1n }])],

@@ -4,13 +4,28 @@ import { mkdtempSync, rmSync, statSync, writeFileSync, readFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  generateKeyPair, keyPairFromLabel, saveKeyFile, loadKeyFile, sign, verify, signingBytes, addressOf, addressHex,
+  generateKeyPair,
+  keyPairFromLabel,
+  saveKeyFile,
+  loadKeyFile,
+  sign,
+  verify,
+  signingBytes,
+  addressOf,
+  addressHex,
 } from '../../src/core/keys.js';
 import { CryptoError } from '../../src/core/errors.js';
 import { encode } from '../../src/core/codec.js';
 import {
-  TxBodySchema, VoteBodySchema, signTx, verifyTxSignature, signVote, verifyVoteSignature, VOTE_PRECOMMIT,
-  type TxBody, type VoteBody,
+  TxBodySchema,
+  VoteBodySchema,
+  signTx,
+  verifyTxSignature,
+  signVote,
+  verifyVoteSignature,
+  VOTE_PRECOMMIT,
+  type TxBody,
+  type VoteBody,
 } from '../../src/core/types.js';
 import { toHex } from '../../src/core/bytes.js';
 
@@ -53,10 +68,14 @@ describe('key files', () => {
   });
 
   it('rejects missing, corrupt and inconsistent key files', () => {
-    const good = JSON.parse(JSON.stringify({
-      type: 'ed25519', publicKey: toHex(keyPairFromLabel('a').publicKey), address: addressHex(keyPairFromLabel('a').publicKey),
-      seed: toHex(keyPairFromLabel('a').secretKey.subarray(0, 32)),
-    })) as Record<string, string>;
+    const good = JSON.parse(
+      JSON.stringify({
+        type: 'ed25519',
+        publicKey: toHex(keyPairFromLabel('a').publicKey),
+        address: addressHex(keyPairFromLabel('a').publicKey),
+        seed: toHex(keyPairFromLabel('a').secretKey.subarray(0, 32)),
+      }),
+    ) as Record<string, string>;
     const cases: [string, string][] = [
       ['not json', '{"type": "ed25519", '],
       ['wrong type', JSON.stringify({ ...good, type: 'rsa' })],
@@ -68,7 +87,10 @@ describe('key files', () => {
     for (const [name, content] of cases) {
       const path = join(dir, `bad-${name.replace(/\W/g, '_')}.key`);
       writeFileSync(path, content);
-      expect(cryptoCode(() => loadKeyFile(path)), name).toBe('BAD_KEY_FILE');
+      expect(
+        cryptoCode(() => loadKeyFile(path)),
+        name,
+      ).toBe('BAD_KEY_FILE');
     }
     expect(cryptoCode(() => loadKeyFile(join(dir, 'missing.key')))).toBe('BAD_KEY_FILE');
   });
@@ -93,10 +115,21 @@ describe('key files', () => {
 describe('domain separation', () => {
   const kp = keyPairFromLabel('domain');
   const txBody: TxBody = {
-    chainId: 'chain-a', sender: kp.publicKey, nonce: 1n, gasLimit: 50_000n, module: 'asset', op: 'transfer', args: new Uint8Array([1]),
+    chainId: 'chain-a',
+    sender: kp.publicKey,
+    nonce: 1n,
+    gasLimit: 50_000n,
+    module: 'asset',
+    op: 'transfer',
+    args: new Uint8Array([1]),
   };
   const voteBody: VoteBody = {
-    chainId: 'chain-a', type: VOTE_PRECOMMIT, height: 5n, round: 0, blockHash: new Uint8Array(32).fill(1), validator: addressOf(kp.publicKey),
+    chainId: 'chain-a',
+    type: VOTE_PRECOMMIT,
+    height: 5n,
+    round: 0,
+    blockHash: new Uint8Array(32).fill(1),
+    validator: addressOf(kp.publicKey),
   };
 
   it('a tx signature never verifies as a vote, proposal or attestation over the same bytes', () => {
@@ -126,7 +159,12 @@ describe('domain separation', () => {
 
   it('any change to a signed tx body breaks its signature', () => {
     const tx = signTx(txBody, kp);
-    const changed: Partial<TxBody>[] = [{ nonce: 2n }, { gasLimit: 50_001n }, { op: 'issue' }, { args: new Uint8Array([2]) }];
+    const changed: Partial<TxBody>[] = [
+      { nonce: 2n },
+      { gasLimit: 50_001n },
+      { op: 'issue' },
+      { args: new Uint8Array([2]) },
+    ];
     for (const c of changed) {
       expect(verifyTxSignature({ ...tx, body: { ...txBody, ...c } }), JSON.stringify(Object.keys(c))).toBe(false);
     }

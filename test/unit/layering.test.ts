@@ -31,7 +31,11 @@ const ALLOWED: Record<string, string[]> = {
 };
 
 const PURE = ['vm', 'consensus'];
-const FORBIDDEN_PURE = [/^node:(fs|net|http|https|child_process|dgram|os|worker_threads|timers)/, /^libp2p|^@libp2p|^@chainsafe/, /^level$|^classic-level$/];
+const FORBIDDEN_PURE = [
+  /^node:(fs|net|http|https|child_process|dgram|os|worker_threads|timers)/,
+  /^libp2p|^@libp2p|^@chainsafe/,
+  /^level$|^classic-level$/,
+];
 
 describe('layering', () => {
   for (const [layer, allowed] of Object.entries(ALLOWED)) {
@@ -60,8 +64,14 @@ describe('layering', () => {
         for (const spec of importsOf(src)) {
           for (const re of FORBIDDEN_PURE) expect(re.test(spec), `${relative(root, file)} imports ${spec}`).toBe(false);
         }
-        expect(/Date\.now\(|new Date\(|Math\.random\(|performance\.now\(/.test(src), `${relative(root, file)} reads the clock or randomness`).toBe(false);
-        expect(/\bparseFloat\(|\bMath\.(pow|sqrt|round|floor|ceil)\(/.test(src), `${relative(root, file)} uses floating point`).toBe(false);
+        expect(
+          /Date\.now\(|new Date\(|Math\.random\(|performance\.now\(/.test(src),
+          `${relative(root, file)} reads the clock or randomness`,
+        ).toBe(false);
+        expect(
+          /\bparseFloat\(|\bMath\.(pow|sqrt|round|floor|ceil)\(/.test(src),
+          `${relative(root, file)} uses floating point`,
+        ).toBe(false);
       }
     });
   }

@@ -16,7 +16,14 @@ const carol = keyPairFromLabel('carol');
 
 function txOf(kp: KeyPair, nonce: bigint, over: Partial<TxBody> = {}): Uint8Array {
   const body: TxBody = {
-    chainId: CHAIN, sender: kp.publicKey, nonce, gasLimit: 100_000n, module: 'asset', op: 'transfer', args: utf8('x'), ...over,
+    chainId: CHAIN,
+    sender: kp.publicKey,
+    nonce,
+    gasLimit: 100_000n,
+    module: 'asset',
+    op: 'transfer',
+    args: utf8('x'),
+    ...over,
   };
   return encodeTx(signTx(body, kp));
 }
@@ -26,8 +33,14 @@ function setNonce(kv: MemoryKv, kp: KeyPair, n: bigint): void {
 }
 
 const BASE: MempoolOptions = {
-  chainId: CHAIN, maxTxBytes: 4096, maxTxs: 100, maxBytes: 1_000_000, maxTxsPerSender: 10, maxBytesPerSender: 100_000,
-  nonceWindow: 16, blockGasLimit: 10_000_000n,
+  chainId: CHAIN,
+  maxTxBytes: 4096,
+  maxTxs: 100,
+  maxBytes: 1_000_000,
+  maxTxsPerSender: 10,
+  maxBytesPerSender: 100_000,
+  nonceWindow: 16,
+  blockGasLimit: 10_000_000n,
 };
 
 let kv: MemoryKv;
@@ -35,19 +48,19 @@ let committed: Set<string>;
 let verifyCalls: number;
 
 function pool(over: Partial<MempoolOptions> = {}): Mempool {
-  return new Mempool({ ...BASE, ...over }, {
-    state: () => kv,
-    isCommitted: (h) => committed.has(toHex(h)),
-    verifySignature: (tx) => {
-      verifyCalls++;
-      // The real native check, counted.
-      return verifyTxSignature(tx);
+  return new Mempool(
+    { ...BASE, ...over },
+    {
+      state: () => kv,
+      isCommitted: (h) => committed.has(toHex(h)),
+      verifySignature: (tx) => {
+        verifyCalls++;
+        // The real native check, counted.
+        return verifyTxSignature(tx);
+      },
     },
-  });
+  );
 }
-
-
-
 
 async function refused(p: Mempool, bytes: Uint8Array, code: MempoolErrorCode): Promise<MempoolError> {
   const before = { size: p.size, bytes: p.bytes };
@@ -112,7 +125,15 @@ describe('admission', () => {
   });
 
   it('refuses a body signed by another key', async () => {
-    const body: TxBody = { chainId: CHAIN, sender: alice.publicKey, nonce: 0n, gasLimit: 1000n, module: 'asset', op: 'transfer', args: new Uint8Array() };
+    const body: TxBody = {
+      chainId: CHAIN,
+      sender: alice.publicKey,
+      nonce: 0n,
+      gasLimit: 1000n,
+      module: 'asset',
+      op: 'transfer',
+      args: new Uint8Array(),
+    };
     const forged = encodeTx({ body, signature: signTx(body, bob).signature });
     await refused(pool(), forged, 'BAD_SIGNATURE');
   });
@@ -202,8 +223,13 @@ describe('ordering and reaping', () => {
     for (const n of [0n, 1n]) await p.add(txOf(bob, n));
     const a = toHex(addressOf(alice.publicKey));
     const b = toHex(addressOf(bob.publicKey));
-    expect(p.reap(unlimited).map((e) => `${e.sender === a ? 'a' : e.sender === b ? 'b' : '?'}${e.nonce}`))
-      .toEqual(['a0', 'b0', 'a1', 'b1', 'a2']);
+    expect(p.reap(unlimited).map((e) => `${e.sender === a ? 'a' : e.sender === b ? 'b' : '?'}${e.nonce}`)).toEqual([
+      'a0',
+      'b0',
+      'a1',
+      'b1',
+      'a2',
+    ]);
     expect(p.reap({ ...unlimited, maxTxs: 3 }).length).toBe(3);
   });
 

@@ -9,26 +9,49 @@ import { referenceRoot } from '../../src/state/smt.js';
 import { sha256 } from '../../src/core/hash.js';
 import type { KvChange } from '../../src/state/kv.js';
 import { utf8, toHex, fromUtf8 } from '../../src/core/bytes.js';
-import {
-  encodeBlock, blockHash, encodeCommit, encodeTx, signTx, txHash, type Block,
-} from '../../src/core/types.js';
+import { encodeBlock, blockHash, encodeCommit, encodeTx, signTx, txHash, type Block } from '../../src/core/types.js';
 import { keyPairFromLabel } from '../../src/core/keys.js';
 
 const ZERO = new Uint8Array(32);
 const alice = keyPairFromLabel('store-test-alice');
 
 function makeTx(nonce: bigint): Uint8Array {
-  return encodeTx(signTx({
-    chainId: 'test', sender: alice.publicKey, nonce, gasLimit: 100_000n, module: 'asset', op: 'transfer', args: new Uint8Array([nonce > 0n ? 1 : 0]),
-  }, alice));
+  return encodeTx(
+    signTx(
+      {
+        chainId: 'test',
+        sender: alice.publicKey,
+        nonce,
+        gasLimit: 100_000n,
+        module: 'asset',
+        op: 'transfer',
+        args: new Uint8Array([nonce > 0n ? 1 : 0]),
+      },
+      alice,
+    ),
+  );
 }
 
-function makeBlock(height: bigint, stateRoot: Uint8Array, txs: Uint8Array[] = []): { bytes: Uint8Array; hash: Uint8Array } {
+function makeBlock(
+  height: bigint,
+  stateRoot: Uint8Array,
+  txs: Uint8Array[] = [],
+): { bytes: Uint8Array; hash: Uint8Array } {
   const block: Block = {
     header: {
-      chainId: 'test', height, timeMs: height * 1000n, prevHash: ZERO, txRoot: ZERO, stateRoot, resultsRoot: ZERO,
-      validatorsHash: ZERO, nextValidatorsHash: ZERO, lastCommitHash: ZERO, evidenceRoot: ZERO,
-      proposer: new Uint8Array(20), gasUsed: 0n,
+      chainId: 'test',
+      height,
+      timeMs: height * 1000n,
+      prevHash: ZERO,
+      txRoot: ZERO,
+      stateRoot,
+      resultsRoot: ZERO,
+      validatorsHash: ZERO,
+      nextValidatorsHash: ZERO,
+      lastCommitHash: ZERO,
+      evidenceRoot: ZERO,
+      proposer: new Uint8Array(20),
+      gasUsed: 0n,
     },
     txs,
     evidence: [],
@@ -40,12 +63,20 @@ function makeBlock(height: bigint, stateRoot: Uint8Array, txs: Uint8Array[] = []
 const set = (k: string, v: string): KvChange => ({ key: utf8(k), value: utf8(v) });
 const del = (k: string): KvChange => ({ key: utf8(k), value: null });
 
-async function commitNext(store: ChainStore, changes: KvChange[], txs: Uint8Array[] = []): Promise<{ hash: Uint8Array; prepared: Prepared }> {
+async function commitNext(
+  store: ChainStore,
+  changes: KvChange[],
+  txs: Uint8Array[] = [],
+): Promise<{ hash: Uint8Array; prepared: Prepared }> {
   const prepared = store.prepare(changes);
   const height = store.height() + 1n;
   const b = makeBlock(height, prepared.root, txs);
   await store.commitBlock({
-    prepared, height, block: b.bytes, blockHash: b.hash, commit: null,
+    prepared,
+    height,
+    block: b.bytes,
+    blockHash: b.hash,
+    commit: null,
     txs: txs.map((t, index) => ({ hash: txHash(t), index, receiptBytes: utf8(`receipt-${index}`) })),
   });
   return { hash: b.hash, prepared };
@@ -91,13 +122,25 @@ describe('ChainStore', () => {
 
   it('commits genesis state at height 0, then blocks; state, blocks, txs and proofs agree', async () => {
     const g = store.prepare([set('genesis/chain', 'test'), set('acct/alice', '100')]);
-    await store.commitBlock({ prepared: g, height: 0n, block: null, blockHash: null, commit: null, txs: [], meta: [{ key: 'genesis', value: utf8('{}') }] });
+    await store.commitBlock({
+      prepared: g,
+      height: 0n,
+      block: null,
+      blockHash: null,
+      commit: null,
+      txs: [],
+      meta: [{ key: 'genesis', value: utf8('{}') }],
+    });
     expect(store.initialized()).toBe(true);
     expect(store.height()).toBe(0n);
     expect(fromUtf8(store.getMeta('genesis')!)).toBe('{}');
 
     const txs = [makeTx(0n), makeTx(1n)];
-    const { hash } = await commitNext(store, [set('acct/alice', '90'), set('acct/bob', '10'), del('genesis/chain')], txs);
+    const { hash } = await commitNext(
+      store,
+      [set('acct/alice', '90'), set('acct/bob', '10'), del('genesis/chain')],
+      txs,
+    );
     expect(store.height()).toBe(1n);
     const r = store.reader();
     expect(fromUtf8(r.get(utf8('acct/alice'))!)).toBe('90');
@@ -116,7 +159,12 @@ describe('ChainStore', () => {
     expect(store.getTx(new Uint8Array(32))).toBeUndefined();
 
     const root = store.stateRoot();
-    for (const [k, v] of [['acct/alice', '90'], ['acct/bob', '10'], ['genesis/chain', null], ['nobody', null]] as const) {
+    for (const [k, v] of [
+      ['acct/alice', '90'],
+      ['acct/bob', '10'],
+      ['genesis/chain', null],
+      ['nobody', null],
+    ] as const) {
       const { value, proof } = store.getProof(utf8(k));
       expect(value === null ? null : fromUtf8(value), k).toBe(v);
       expect(verifyProof(root, utf8(k), v === null ? null : utf8(v), proof), k).toBe(true);
@@ -129,7 +177,10 @@ describe('ChainStore', () => {
     const b = makeBlock(1n, p.root);
     const commit = encodeCommit({ height: 1n, round: 0, blockHash: b.hash, signatures: [] });
     const wrong = encodeCommit({ height: 1n, round: 0, blockHash: ZERO, signatures: [] });
-    await expectStateError(store.commitBlock({ prepared: p, height: 1n, block: b.bytes, blockHash: b.hash, commit: wrong, txs: [] }), 'BAD_COMMIT');
+    await expectStateError(
+      store.commitBlock({ prepared: p, height: 1n, block: b.bytes, blockHash: b.hash, commit: wrong, txs: [] }),
+      'BAD_COMMIT',
+    );
     await store.commitBlock({ prepared: p, height: 1n, block: b.bytes, blockHash: b.hash, commit, txs: [] });
     expect(toHex(store.getCommit(1n)!)).toBe(toHex(commit));
   });
@@ -140,13 +191,58 @@ describe('ChainStore', () => {
     const p = store.prepare([set('a', '2')]);
     const good = makeBlock(2n, p.root);
     const cases: [string, Parameters<ChainStore['commitBlock']>[0], string][] = [
-      ['height gap', { prepared: p, height: 3n, block: makeBlock(3n, p.root).bytes, blockHash: makeBlock(3n, p.root).hash, commit: null, txs: [] }, 'BAD_HEIGHT'],
-      ['height 0 again', { prepared: p, height: 0n, block: null, blockHash: null, commit: null, txs: [] }, 'BAD_HEIGHT'],
+      [
+        'height gap',
+        {
+          prepared: p,
+          height: 3n,
+          block: makeBlock(3n, p.root).bytes,
+          blockHash: makeBlock(3n, p.root).hash,
+          commit: null,
+          txs: [],
+        },
+        'BAD_HEIGHT',
+      ],
+      [
+        'height 0 again',
+        { prepared: p, height: 0n, block: null, blockHash: null, commit: null, txs: [] },
+        'BAD_HEIGHT',
+      ],
       ['missing block', { prepared: p, height: 2n, block: null, blockHash: null, commit: null, txs: [] }, 'BAD_BLOCK'],
-      ['garbage block', { prepared: p, height: 2n, block: new Uint8Array([1, 2, 3]), blockHash: good.hash, commit: null, txs: [] }, 'BAD_BLOCK'],
-      ['hash mismatch', { prepared: p, height: 2n, block: good.bytes, blockHash: ZERO, commit: null, txs: [] }, 'BAD_BLOCK'],
-      ['header root differs', { prepared: p, height: 2n, block: makeBlock(2n, ZERO).bytes, blockHash: makeBlock(2n, ZERO).hash, commit: null, txs: [] }, 'BAD_BLOCK'],
-      ['tx not in block', { prepared: p, height: 2n, block: good.bytes, blockHash: good.hash, commit: null, txs: [{ hash: ZERO, index: 0, receiptBytes: ZERO }] }, 'BAD_TX_INDEX'],
+      [
+        'garbage block',
+        { prepared: p, height: 2n, block: new Uint8Array([1, 2, 3]), blockHash: good.hash, commit: null, txs: [] },
+        'BAD_BLOCK',
+      ],
+      [
+        'hash mismatch',
+        { prepared: p, height: 2n, block: good.bytes, blockHash: ZERO, commit: null, txs: [] },
+        'BAD_BLOCK',
+      ],
+      [
+        'header root differs',
+        {
+          prepared: p,
+          height: 2n,
+          block: makeBlock(2n, ZERO).bytes,
+          blockHash: makeBlock(2n, ZERO).hash,
+          commit: null,
+          txs: [],
+        },
+        'BAD_BLOCK',
+      ],
+      [
+        'tx not in block',
+        {
+          prepared: p,
+          height: 2n,
+          block: good.bytes,
+          blockHash: good.hash,
+          commit: null,
+          txs: [{ hash: ZERO, index: 0, receiptBytes: ZERO }],
+        },
+        'BAD_TX_INDEX',
+      ],
     ];
     for (const [name, input, code] of cases) {
       await expect(store.commitBlock(input), name).rejects.toMatchObject({ code });
@@ -156,7 +252,14 @@ describe('ChainStore', () => {
     expect(fromUtf8(store.reader().get(utf8('a'))!)).toBe('1');
     expect(store.getBlock(2n)).toBeUndefined();
     // The same prepared state still commits once the input is right.
-    await store.commitBlock({ prepared: p, height: 2n, block: good.bytes, blockHash: good.hash, commit: null, txs: [] });
+    await store.commitBlock({
+      prepared: p,
+      height: 2n,
+      block: good.bytes,
+      blockHash: good.hash,
+      commit: null,
+      txs: [],
+    });
     expect(fromUtf8(store.reader().get(utf8('a'))!)).toBe('2');
   });
 
@@ -166,13 +269,19 @@ describe('ChainStore', () => {
     const b1 = makeBlock(1n, p1.root);
     await store.commitBlock({ prepared: p1, height: 1n, block: b1.bytes, blockHash: b1.hash, commit: null, txs: [] });
     const b2 = makeBlock(2n, p2.root);
-    await expectStateError(store.commitBlock({ prepared: p2, height: 2n, block: b2.bytes, blockHash: b2.hash, commit: null, txs: [] }), 'STALE_PREPARED');
+    await expectStateError(
+      store.commitBlock({ prepared: p2, height: 2n, block: b2.bytes, blockHash: b2.hash, commit: null, txs: [] }),
+      'STALE_PREPARED',
+    );
     expect(store.reader().get(utf8('b'))).toBeUndefined();
   });
 
   it('keeps everything across close and reopen, with small caches that force disk reads', async () => {
     for (let h = 0; h < 5; h++) {
-      await commitNext(store, Array.from({ length: 300 }, (_, i) => set(`k/${(i * 7 + h * 13) % 500}`, `v${h}-${i}`)));
+      await commitNext(
+        store,
+        Array.from({ length: 300 }, (_, i) => set(`k/${(i * 7 + h * 13) % 500}`, `v${h}-${i}`)),
+      );
     }
     const root = toHex(store.stateRoot());
     await store.close();
@@ -181,7 +290,10 @@ describe('ChainStore', () => {
     expect(toHex(store.stateRoot())).toBe(root);
     expect(toHex(await store.recomputeRoot())).toBe(root);
     // Continue committing through the small cache: roots still match the reference over all entries.
-    await commitNext(store, Array.from({ length: 200 }, (_, i) => (i % 4 === 0 ? del(`k/${i}`) : set(`k/${i}`, 'again'))));
+    await commitNext(
+      store,
+      Array.from({ length: 200 }, (_, i) => (i % 4 === 0 ? del(`k/${i}`) : set(`k/${i}`, 'again'))),
+    );
     expect(toHex(await store.recomputeRoot())).toBe(toHex(store.stateRoot()));
     for (let i = 0; i < 40; i++) {
       const { value, proof } = store.getProof(utf8(`k/${i}`));
@@ -193,10 +305,20 @@ describe('ChainStore', () => {
     await commitNext(store, [set('a', '1')]);
     const p = store.prepare([set('a', '2'), set('b', '3')]);
     const b = makeBlock(2n, p.root);
-    const writing = store.commitBlock({ prepared: p, height: 2n, block: b.bytes, blockHash: b.hash, commit: null, txs: [] });
+    const writing = store.commitBlock({
+      prepared: p,
+      height: 2n,
+      block: b.bytes,
+      blockHash: b.hash,
+      commit: null,
+      txs: [],
+    });
     expect(fromUtf8(store.reader().get(utf8('a'))!)).toBe('2');
     expect(() => store.prepare([set('c', '1')])).toThrow(expect.objectContaining({ code: 'BUSY' }));
-    await expectStateError(store.commitBlock({ prepared: p, height: 2n, block: b.bytes, blockHash: b.hash, commit: null, txs: [] }), 'BUSY');
+    await expectStateError(
+      store.commitBlock({ prepared: p, height: 2n, block: b.bytes, blockHash: b.hash, commit: null, txs: [] }),
+      'BUSY',
+    );
     const { value, proof } = store.getProof(utf8('b'));
     expect(verifyProof(p.root, utf8('b'), value, proof)).toBe(true);
     await writing;
@@ -227,7 +349,9 @@ describe('ChainStore', () => {
         }
       }
       await commitNext(store, changes);
-      const expected = referenceRoot([...model].map(([k, v]) => ({ keyHash: sha256(utf8(k)), valueHash: sha256(utf8(v)) })));
+      const expected = referenceRoot(
+        [...model].map(([k, v]) => ({ keyHash: sha256(utf8(k)), valueHash: sha256(utf8(v)) })),
+      );
       expect(toHex(store.stateRoot()), `block ${b + 1}`).toBe(toHex(expected));
       for (let j = 0; j < 5; j++) {
         const k = `m/${rand(400)}`;

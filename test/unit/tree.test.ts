@@ -1,8 +1,19 @@
 // The paged sparse Merkle tree: roots against the reference definition, collapse rules, page encoding, proofs.
 import { describe, it, expect } from 'vitest';
 import {
-  applyUpdates, decodePage, encodePage, fastSha256, proveKeyHash, referenceRoot, sortUpdates, Page, LEAF, INNER,
-  type PageKey, type PageWrites, type TreeUpdate,
+  applyUpdates,
+  decodePage,
+  encodePage,
+  fastSha256,
+  proveKeyHash,
+  referenceRoot,
+  sortUpdates,
+  type Page,
+  LEAF,
+  INNER,
+  type PageKey,
+  type PageWrites,
+  type TreeUpdate,
 } from '../../src/state/smt.js';
 import { verifyProof, treeLeafHash, encodeStateProof, decodeStateProof } from '../../src/state/proof.js';
 import { sha256 } from '../../src/core/hash.js';
@@ -17,10 +28,12 @@ class MemTree {
   loadPage = (key: PageKey): Page | undefined => this.pages.get(key);
 
   apply(changes: [string, string | null][]): PageWrites {
-    const updates = changes.map(([k, v]): TreeUpdate => ({
-      keyHash: fastSha256(utf8(k)),
-      valueHash: v === null ? null : fastSha256(utf8(v)),
-    }));
+    const updates = changes.map(
+      ([k, v]): TreeUpdate => ({
+        keyHash: fastSha256(utf8(k)),
+        valueHash: v === null ? null : fastSha256(utf8(v)),
+      }),
+    );
     const writes: PageWrites = new Map();
     this.root = applyUpdates(this, sortUpdates(updates), writes);
     for (const [k, { page }] of writes) {
@@ -100,9 +113,16 @@ describe('state tree', () => {
 
   it('rewriting a key with its current value changes no page', () => {
     const t = new MemTree();
-    t.apply([['a', '1'], ['b', '2'], ['c', '3']]);
+    t.apply([
+      ['a', '1'],
+      ['b', '2'],
+      ['c', '3'],
+    ]);
     const root = t.root;
-    const writes = t.apply([['b', '2'], ['missing', null]]);
+    const writes = t.apply([
+      ['b', '2'],
+      ['missing', null],
+    ]);
     expect(writes.size).toBe(0);
     expect(toHex(t.root)).toBe(toHex(root));
   });
@@ -164,7 +184,9 @@ describe('state tree', () => {
     expect(verifyProof(root, utf8('k'), null, new Uint8Array([1, 2, 3]))).toBe(false);
     expect(verifyProof(new Uint8Array(5), utf8('k'), null, { siblings: [], leaf: null })).toBe(false);
     expect(verifyProof(root, utf8('k'), null, { siblings: [new Uint8Array(31)], leaf: null })).toBe(false);
-    expect(verifyProof(root, utf8('k'), null, { siblings: Array(257).fill(new Uint8Array(32)), leaf: null })).toBe(false);
+    expect(verifyProof(root, utf8('k'), null, { siblings: Array(257).fill(new Uint8Array(32)), leaf: null })).toBe(
+      false,
+    );
   });
 
   it('encodes pages compactly and decodes them to the same hashes; corrupt pages are refused', () => {

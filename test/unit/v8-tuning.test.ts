@@ -31,10 +31,14 @@ function sitesWeighed(mode: 'v8' | 'node' | 'on'): number {
     }
     console.log('workload done');
   `;
-  const r = spawnSync(process.execPath, ['--trace-pretenuring', '--trace-pretenuring-statistics', '--input-type=module', '-e', code, mode], {
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['--trace-pretenuring', '--trace-pretenuring-statistics', '--input-type=module', '-e', code, mode],
+    {
+      encoding: 'utf8',
+      timeout: 60_000,
+    },
+  );
   expect(r.status, r.stderr).toBe(0);
   expect(r.stdout).toContain('workload done');
   return r.stdout.split('\n').filter((l) => l.includes('pretenuring: AllocationSite')).length;

@@ -24,10 +24,13 @@ function section(text: string, name: string): string {
 
 /** Where each module is documented. */
 const MODULES: [Module, Record<string, string>, string, string][] = [
-  [memberModule, MEMBER_CODES, doc, 'docs/vm.md'], [assetModule, ASSET_CODES, doc, 'docs/vm.md'],
-  [vehicleModule, VEHICLE_CODES, doc, 'docs/vm.md'], [creditModule, CREDIT_CODES, doc, 'docs/vm.md'],
+  [memberModule, MEMBER_CODES, doc, 'docs/vm.md'],
+  [assetModule, ASSET_CODES, doc, 'docs/vm.md'],
+  [vehicleModule, VEHICLE_CODES, doc, 'docs/vm.md'],
+  [creditModule, CREDIT_CODES, doc, 'docs/vm.md'],
   [stakingModule, STAKING_CODES, doc, 'docs/vm.md'],
-  [productModule, PRODUCT_CODES, loanDoc, 'docs/vm-loan.md'], [loanModule, LOAN_CODES, loanDoc, 'docs/vm-loan.md'],
+  [productModule, PRODUCT_CODES, loanDoc, 'docs/vm-loan.md'],
+  [loanModule, LOAN_CODES, loanDoc, 'docs/vm-loan.md'],
 ];
 
 describe('docs/vm.md and docs/vm-loan.md', () => {
@@ -53,7 +56,9 @@ describe('docs/vm.md and docs/vm-loan.md', () => {
     expect(doc).toContain(`| tx base (decoding, signature, nonce) | ${fmt(GAS.txBase)} |`);
     expect(doc).toContain(`| per byte of the encoded tx | ${fmt(GAS.txByte)} |`);
     expect(doc).toContain(`| per state read | ${fmt(GAS.read)} + ${fmt(GAS.readByte)} per byte read |`);
-    expect(doc).toContain(`| per state write or delete | ${fmt(GAS.write)} + ${fmt(GAS.writeByte)} per byte of key and value |`);
+    expect(doc).toContain(
+      `| per state write or delete | ${fmt(GAS.write)} + ${fmt(GAS.writeByte)} per byte of key and value |`,
+    );
     expect(doc).toContain(`| per emitted event | ${fmt(GAS.event)} |`);
   });
 });

@@ -14,7 +14,9 @@ function args(): { asset: string; to: Uint8Array; amount: bigint; memo: string }
 
 describe('Vm.execute', () => {
   it('registers the five modules', () => {
-    expect(createVm().moduleNames()).toEqual(expect.arrayContaining(['asset', 'member', 'vehicle', 'credit', 'staking']));
+    expect(createVm().moduleNames()).toEqual(
+      expect.arrayContaining(['asset', 'member', 'vehicle', 'credit', 'staking']),
+    );
   });
 
   const untouched: { name: string; code: string; opts: Parameters<TestChain['send']>[5] }[] = [
@@ -46,24 +48,65 @@ describe('Vm.execute', () => {
   });
 
   const nonceOnly: { name: string; code: string; send: (c: TestChain) => ReturnType<TestChain['send']> }[] = [
-    { name: 'a gas limit below the tx base cost', code: VM_CODES.OUT_OF_GAS,
-      send: (c) => c.send(L.alice, 'asset', 'transfer', TransferArgs, args(), { gasLimit: GAS.txBase - 1n }) },
-    { name: 'a gas limit that runs out inside the op', code: VM_CODES.OUT_OF_GAS,
-      send: (c) => c.send(L.alice, 'asset', 'transfer', TransferArgs, args(), { gasLimit: 3_000n }) },
-    { name: 'an unknown module', code: VM_CODES.UNKNOWN_OP,
-      send: (c) => c.send(L.alice, 'nosuch', 'transfer', TransferArgs, args()) },
-    { name: 'an unknown op', code: VM_CODES.UNKNOWN_OP,
-      send: (c) => c.send(L.alice, 'asset', 'steal', TransferArgs, args()) },
-    { name: 'an inherited property name as op', code: VM_CODES.UNKNOWN_OP,
-      send: (c) => c.send(L.alice, 'asset', 'constructor', TransferArgs, args()) },
-    { name: 'args of another op (wrong arity)', code: VM_CODES.BAD_ARGS,
-      send: (c) => c.send(L.alice, 'asset', 'transfer', IssueArgs, { asset: 'CNY', to: addr(L.bob), amount: 1n }) },
-    { name: 'args with trailing bytes', code: VM_CODES.BAD_ARGS,
-      send: (c) => c.send(L.alice, 'asset', 'transfer', TransferArgs, args(), { rawArgs: new Uint8Array([...encode(TransferArgs, args()), 0]) }) },
-    { name: 'args of the wrong type', code: VM_CODES.BAD_ARGS,
-      send: (c) => c.send(L.alice, 'asset', 'transfer', TransferArgs, args(), { rawArgs: encode(struct('X', [['a', u64], ['b', u64], ['c', u64], ['d', u64]] as const), { a: 1n, b: 2n, c: 3n, d: 4n }) }) },
-    { name: 'empty args', code: VM_CODES.BAD_ARGS,
-      send: (c) => c.send(L.alice, 'asset', 'transfer', TransferArgs, args(), { rawArgs: new Uint8Array() }) },
+    {
+      name: 'a gas limit below the tx base cost',
+      code: VM_CODES.OUT_OF_GAS,
+      send: (c) => c.send(L.alice, 'asset', 'transfer', TransferArgs, args(), { gasLimit: GAS.txBase - 1n }),
+    },
+    {
+      name: 'a gas limit that runs out inside the op',
+      code: VM_CODES.OUT_OF_GAS,
+      send: (c) => c.send(L.alice, 'asset', 'transfer', TransferArgs, args(), { gasLimit: 3_000n }),
+    },
+    {
+      name: 'an unknown module',
+      code: VM_CODES.UNKNOWN_OP,
+      send: (c) => c.send(L.alice, 'nosuch', 'transfer', TransferArgs, args()),
+    },
+    {
+      name: 'an unknown op',
+      code: VM_CODES.UNKNOWN_OP,
+      send: (c) => c.send(L.alice, 'asset', 'steal', TransferArgs, args()),
+    },
+    {
+      name: 'an inherited property name as op',
+      code: VM_CODES.UNKNOWN_OP,
+      send: (c) => c.send(L.alice, 'asset', 'constructor', TransferArgs, args()),
+    },
+    {
+      name: 'args of another op (wrong arity)',
+      code: VM_CODES.BAD_ARGS,
+      send: (c) => c.send(L.alice, 'asset', 'transfer', IssueArgs, { asset: 'CNY', to: addr(L.bob), amount: 1n }),
+    },
+    {
+      name: 'args with trailing bytes',
+      code: VM_CODES.BAD_ARGS,
+      send: (c) =>
+        c.send(L.alice, 'asset', 'transfer', TransferArgs, args(), {
+          rawArgs: new Uint8Array([...encode(TransferArgs, args()), 0]),
+        }),
+    },
+    {
+      name: 'args of the wrong type',
+      code: VM_CODES.BAD_ARGS,
+      send: (c) =>
+        c.send(L.alice, 'asset', 'transfer', TransferArgs, args(), {
+          rawArgs: encode(
+            struct('X', [
+              ['a', u64],
+              ['b', u64],
+              ['c', u64],
+              ['d', u64],
+            ] as const),
+            { a: 1n, b: 2n, c: 3n, d: 4n },
+          ),
+        }),
+    },
+    {
+      name: 'empty args',
+      code: VM_CODES.BAD_ARGS,
+      send: (c) => c.send(L.alice, 'asset', 'transfer', TransferArgs, args(), { rawArgs: new Uint8Array() }),
+    },
   ];
   for (const t of nonceOnly) {
     it(`fails ${t.name} with ${t.code}: only the nonce advances`, () => {
@@ -108,7 +151,11 @@ describe('Vm.execute', () => {
     const c = new TestChain();
     const tx = c.tx(L.alice, 'asset', 'transfer', TransferArgs, args(), { badSignature: true });
     const bytes = encodeTx(tx);
-    const r = c.vm.execute(c.state, c.block(), tx, { txBytes: bytes.length, txHash: new Uint8Array(32), signatureVerified: true });
+    const r = c.vm.execute(c.state, c.block(), tx, {
+      txBytes: bytes.length,
+      txHash: new Uint8Array(32),
+      signatureVerified: true,
+    });
     expect(r.code).toBe('OK');
   });
 

@@ -3,7 +3,18 @@
 import { describe, it, expect } from 'vitest';
 import { KeyBytes, MemoryKv, Overlay } from '../../src/state/kv.js';
 import { stateKey, hexOf, memoByBytes, memoById, padded, internAddress, AddressIntern } from '../../src/vm/store.js';
-import { allocBytes, allocLasting, utf8, toHex, readU64BE, writeU64BE, readU32BE, writeU32BE, readU16BE, writeU16BE } from '../../src/core/bytes.js';
+import {
+  allocBytes,
+  allocLasting,
+  utf8,
+  toHex,
+  readU64BE,
+  writeU64BE,
+  readU32BE,
+  writeU32BE,
+  readU16BE,
+  writeU16BE,
+} from '../../src/core/bytes.js';
 import { Gas, OutOfGas } from '../../src/vm/gas.js';
 import { InvariantError } from '../../src/core/errors.js';
 import { Vm, loadNonce } from '../../src/vm/vm.js';
@@ -48,7 +59,12 @@ describe('KeyBytes and stateKey', () => {
     expect(o.get(b('a/2'))).toEqual(b('two'));
     o.delete(new KeyBytes('a/1'));
     expect(o.get(b('a/1'))).toBeUndefined();
-    expect(o.changes().map((c) => [Buffer.from(c.key).toString(), c.value && Buffer.from(c.value).toString()])).toEqual([['a/1', null], ['a/2', 'two']]);
+    expect(o.changes().map((c) => [Buffer.from(c.key).toString(), c.value && Buffer.from(c.value).toString()])).toEqual(
+      [
+        ['a/1', null],
+        ['a/2', 'two'],
+      ],
+    );
   });
 
   it('a lasting key is the same key in shared memory, and finds the same entries', () => {
@@ -88,7 +104,8 @@ describe('KeyBytes and stateKey', () => {
   it('memoised key builders return the built key, also after the memo is dropped', () => {
     const byId = memoById((id) => stateKey('loan', 's', padded(id)), 4);
     for (let round = 0; round < 2; round++) {
-      for (let id = 1n; id <= 10n; id++) expect(toHex(byId(id)), String(id)).toBe(toHex(stateKey('loan', 's', padded(id))));
+      for (let id = 1n; id <= 10n; id++)
+        expect(toHex(byId(id)), String(id)).toBe(toHex(stateKey('loan', 's', padded(id))));
     }
     expect(byId(10n)).toBe(byId(10n));
     // The last id is answered before the map: repeats, returns to an evicted id, ids past 2^53, numeric ids.
@@ -96,7 +113,8 @@ describe('KeyBytes and stateKey', () => {
       expect(toHex(byId(id)), String(id)).toBe(toHex(stateKey('loan', 's', padded(id))));
     }
     const byDay = memoById((d: number) => stateKey('loan', 'due', padded(d, 8)), 2);
-    for (const d of [5, 5, 6, 5, 7, 8, 5, 5]) expect(toHex(byDay(d)), String(d)).toBe(toHex(stateKey('loan', 'due', padded(d, 8))));
+    for (const d of [5, 5, 6, 5, 7, 8, 5, 5])
+      expect(toHex(byDay(d)), String(d)).toBe(toHex(stateKey('loan', 'due', padded(d, 8))));
     const byBytes = memoByBytes((a) => stateKey('credit', 'hist', a));
     const a = addr(L.alice);
     expect(byBytes(a)).toBe(byBytes(a));
@@ -120,7 +138,8 @@ describe('Overlay savepoints', () => {
     o.delete(b('k/gone'));
     return o;
   }
-  const dump = (o: Overlay): string => JSON.stringify(o.changes().map((c) => [toHex(c.key), c.value && toHex(c.value)]));
+  const dump = (o: Overlay): string =>
+    JSON.stringify(o.changes().map((c) => [toHex(c.key), c.value && toHex(c.value)]));
 
   it('rollback restores every entry exactly (set, overwritten, deleted, re-set)', () => {
     const o = layer();
@@ -231,7 +250,8 @@ describe('Gas counts exactly', () => {
 describe('sender cache', () => {
   it('nonces stay right for a sender evicted from the cache', () => {
     const c = new TestChain({ vm: new Vm(allModules(), { senderCacheMax: 4 }) });
-    const send = (label: string): string => c.send(label, 'asset', 'transfer', TransferArgs, { asset: 'CNY', to: addr(L.bob), amount: 1n, memo: '' }).code;
+    const send = (label: string): string =>
+      c.send(label, 'asset', 'transfer', TransferArgs, { asset: 'CNY', to: addr(L.bob), amount: 1n, memo: '' }).code;
     expect(send(L.alice)).toBe('OK');
     // More distinct senders than the cache holds: their txs fail (no funds) but advance their nonces.
     for (let i = 0; i <= 8; i++) {
@@ -255,11 +275,21 @@ describe('sender cache buckets', () => {
       return k;
     });
     const body = (pk: Uint8Array, nonce: bigint) => ({
-      chainId: c.genesis.chainId, sender: pk, nonce, gasLimit: 100_000n, module: 'asset', op: 'transfer',
+      chainId: c.genesis.chainId,
+      sender: pk,
+      nonce,
+      gasLimit: 100_000n,
+      module: 'asset',
+      op: 'transfer',
       args: encode(TransferArgs, { asset: 'CNY', to: addr(L.bob), amount: 1n, memo: '' }),
     });
-    const run = (pk: Uint8Array, nonce: bigint): string => c.vm.execute(c.state, c.block(), { body: body(pk, nonce), signature: new Uint8Array(64) },
-      { txBytes: 100, txHash: new Uint8Array(32), signatureVerified: true }).code;
+    const run = (pk: Uint8Array, nonce: bigint): string =>
+      c.vm.execute(
+        c.state,
+        c.block(),
+        { body: body(pk, nonce), signature: new Uint8Array(64) },
+        { txBytes: 100, txHash: new Uint8Array(32), signatureVerified: true },
+      ).code;
     for (let round = 0n; round < 3n; round++) {
       for (const pk of keys) {
         expect(run(pk, round + 1n), `round ${round}: a stale nonce is refused`).toBe('vm.BAD_NONCE');
@@ -268,7 +298,8 @@ describe('sender cache buckets', () => {
     }
     for (const pk of keys) expect(loadNonce(c.state, addressOf(pk))).toBe(3n);
     expect(c.vm.senderCacheSize()).toBe(3);
-    for (const bad of [0, -1, 1.5]) expect(() => new Vm(allModules(), { senderCacheMax: bad }), String(bad)).toThrow(RangeError);
+    for (const bad of [0, -1, 1.5])
+      expect(() => new Vm(allModules(), { senderCacheMax: bad }), String(bad)).toThrow(RangeError);
   });
 });
 
@@ -282,50 +313,74 @@ describe('allocBytes', () => {
         const a = allocBytes(n);
         expect(a.length).toBe(n);
         expect(a.constructor).toBe(Uint8Array);
-        expect(a.every((x) => x === 0), `fresh ${n}`).toBe(true);
-        a.fill(round % 250 + 1);
+        expect(
+          a.every((x) => x === 0),
+          `fresh ${n}`,
+        ).toBe(true);
+        a.fill((round % 250) + 1);
         arrays.push(a);
       }
     }
     // Every array still holds exactly what was written into it (no overlap within a slab).
     arrays.forEach((a, i) => {
       const round = Math.floor(i / sizes.length);
-      expect(a.every((x) => x === round % 250 + 1), `array ${i}`).toBe(true);
+      expect(
+        a.every((x) => x === (round % 250) + 1),
+        `array ${i}`,
+      ).toBe(true);
     });
   });
 });
 
 describe('big-endian integer helpers', () => {
   it('read and write what DataView does, and refuse values outside u64', () => {
-    fc.assert(fc.property(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.integer({ min: 0, max: 8 }), (v, off) => {
-      const a = new Uint8Array(16);
-      writeU64BE(a, off, v);
-      const dv = new DataView(new ArrayBuffer(16));
-      dv.setBigUint64(off, v);
-      expect(toHex(a)).toBe(toHex(new Uint8Array(dv.buffer)));
-      expect(readU64BE(a, off)).toBe(v);
-    }));
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.integer({ min: 0, max: 8 }), (v, off) => {
+        const a = new Uint8Array(16);
+        writeU64BE(a, off, v);
+        const dv = new DataView(new ArrayBuffer(16));
+        dv.setBigUint64(off, v);
+        expect(toHex(a)).toBe(toHex(new Uint8Array(dv.buffer)));
+        expect(readU64BE(a, off)).toBe(v);
+      }),
+    );
     // The fast paths' edges (zero, 32 bits, 2^53) and small values, which uniform u64s almost never hit.
-    const edges = [0n, 1n, 2n ** 31n - 1n, 2n ** 31n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 32n + 1n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 64n - 1n];
+    const edges = [
+      0n,
+      1n,
+      2n ** 31n - 1n,
+      2n ** 31n,
+      2n ** 32n - 1n,
+      2n ** 32n,
+      2n ** 32n + 1n,
+      2n ** 53n - 1n,
+      2n ** 53n,
+      2n ** 64n - 1n,
+    ];
     const small = fc.oneof(fc.constantFrom(...edges), fc.bigInt({ min: 0n, max: 2n ** 34n }));
-    fc.assert(fc.property(small, fc.integer({ min: 0, max: 8 }), (v, off) => {
-      const a = new Uint8Array(16).fill(0xaa);
-      writeU64BE(a, off, v);
-      const dv = new DataView(new ArrayBuffer(16));
-      new Uint8Array(dv.buffer).fill(0xaa);
-      dv.setBigUint64(off, v);
-      expect(toHex(a)).toBe(toHex(new Uint8Array(dv.buffer)));
-      expect(readU64BE(a, off)).toBe(v);
-    }));
-    fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), (v) => {
-      const a = new Uint8Array(4);
-      writeU32BE(a, 0, v);
-      expect(readU32BE(a, 0)).toBe(v);
-      expect(new DataView(a.buffer).getUint32(0)).toBe(v);
-      writeU16BE(a, 0, v & 0xffff);
-      expect(readU16BE(a, 0)).toBe(v & 0xffff);
-    }));
-    for (const bad of [-1n, 2n ** 64n]) expect(() => writeU64BE(new Uint8Array(8), 0, bad), String(bad)).toThrow(RangeError);
+    fc.assert(
+      fc.property(small, fc.integer({ min: 0, max: 8 }), (v, off) => {
+        const a = new Uint8Array(16).fill(0xaa);
+        writeU64BE(a, off, v);
+        const dv = new DataView(new ArrayBuffer(16));
+        new Uint8Array(dv.buffer).fill(0xaa);
+        dv.setBigUint64(off, v);
+        expect(toHex(a)).toBe(toHex(new Uint8Array(dv.buffer)));
+        expect(readU64BE(a, off)).toBe(v);
+      }),
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), (v) => {
+        const a = new Uint8Array(4);
+        writeU32BE(a, 0, v);
+        expect(readU32BE(a, 0)).toBe(v);
+        expect(new DataView(a.buffer).getUint32(0)).toBe(v);
+        writeU16BE(a, 0, v & 0xffff);
+        expect(readU16BE(a, 0)).toBe(v & 0xffff);
+      }),
+    );
+    for (const bad of [-1n, 2n ** 64n])
+      expect(() => writeU64BE(new Uint8Array(8), 0, bad), String(bad)).toThrow(RangeError);
   });
 });
 
@@ -333,7 +388,19 @@ describe('u64 encoding fast path', () => {
   // The general path: msgpackr with the codec's options.
   const packr = new Packr({ useRecords: false, moreTypes: false, bundleStrings: false, mapsAsObjects: true });
   const general = (v: bigint): string => toHex(packr.pack(v));
-  const edges = [0n, 1n, 127n, 128n, 255n, 65_535n, 2n ** 32n, 2n ** 53n + 1n, 2n ** 63n - 1n, 2n ** 63n, 2n ** 64n - 1n];
+  const edges = [
+    0n,
+    1n,
+    127n,
+    128n,
+    255n,
+    65_535n,
+    2n ** 32n,
+    2n ** 53n + 1n,
+    2n ** 63n - 1n,
+    2n ** 63n,
+    2n ** 64n - 1n,
+  ];
 
   it('writes the bytes msgpackr writes, and they decode back', () => {
     for (const v of edges) {
@@ -356,9 +423,15 @@ describe('u64 encoding fast path', () => {
 });
 
 describe('all-u64 struct decoding fast path', () => {
-  const Fast = struct('pair', [['a', u64], ['b', u64]] as const);
+  const Fast = struct('pair', [
+    ['a', u64],
+    ['b', u64],
+  ] as const);
   // The same format through the general path: a lazy field makes the struct not all-u64 for the fast path.
-  const General = struct('pair', [['a', u64], ['b', lazy('u64', () => u64)]] as const);
+  const General = struct('pair', [
+    ['a', u64],
+    ['b', lazy('u64', () => u64)],
+  ] as const);
   const outcome = (schema: typeof Fast, bytes: Uint8Array): string => {
     try {
       return JSON.stringify(decode(schema, bytes, 64), (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
@@ -368,16 +441,22 @@ describe('all-u64 struct decoding fast path', () => {
   };
 
   it('decodes and refuses exactly as the general path', () => {
-    const value = fc.record({ a: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), b: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }) });
-    fc.assert(fc.property(value, fc.nat({ max: 18 }), fc.nat({ max: 255 }), (v, at, byte) => {
-      const good = encode(Fast, v);
-      expect(toHex(good)).toBe(toHex(encode(General, v)));
-      expect(outcome(Fast, good)).toBe(outcome(General, good));
-      const bad = Uint8Array.from(good);
-      bad[at] = byte;
-      expect(outcome(Fast, bad)).toBe(outcome(General, bad));
-      expect(outcome(Fast, good.subarray(0, at))).toBe(outcome(General, good.subarray(0, at)));
-    }), { numRuns: 300 });
+    const value = fc.record({
+      a: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+      b: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+    });
+    fc.assert(
+      fc.property(value, fc.nat({ max: 18 }), fc.nat({ max: 255 }), (v, at, byte) => {
+        const good = encode(Fast, v);
+        expect(toHex(good)).toBe(toHex(encode(General, v)));
+        expect(outcome(Fast, good)).toBe(outcome(General, good));
+        const bad = Uint8Array.from(good);
+        bad[at] = byte;
+        expect(outcome(Fast, bad)).toBe(outcome(General, bad));
+        expect(outcome(Fast, good.subarray(0, at))).toBe(outcome(General, good.subarray(0, at)));
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 
@@ -386,10 +465,13 @@ describe('credit history fast paths', () => {
   const history = fc.record({ onTime: count, late: count, defaulted: count, paidOff: count });
 
   it('write and read the codec bytes and values', () => {
-    fc.assert(fc.property(history, (h) => {
-      expect(toHex(encodeHistory(h))).toBe(toHex(encode(HistorySchema, h)));
-      expect(decodeHistory(encode(HistorySchema, h))).toEqual(h);
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(history, (h) => {
+        expect(toHex(encodeHistory(h))).toBe(toHex(encode(HistorySchema, h)));
+        expect(decodeHistory(encode(HistorySchema, h))).toEqual(h);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('refuse what the codec refuses', () => {
@@ -401,7 +483,7 @@ describe('credit history fast paths', () => {
 });
 
 describe('due-index chunk keys', () => {
-  it('are the built keys, memoised (the same array) only for a day\'s first DUE_CHUNK_KEYS_MEMO chunks', () => {
+  it("are the built keys, memoised (the same array) only for a day's first DUE_CHUNK_KEYS_MEMO chunks", () => {
     const day = 20_786;
     for (const c of [0, 1, DUE_CHUNK_KEYS_MEMO - 1, DUE_CHUNK_KEYS_MEMO, 5_000]) {
       const k = dueChunkKey(day, c);
@@ -414,8 +496,23 @@ describe('due-index chunk keys', () => {
 
 describe('decimal', () => {
   it('is String(v) for every integer, through a number only where that is exact', () => {
-    const edges = [0n, 1n, -1n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n, -(2n ** 53n), 2n ** 63n, 2n ** 64n - 1n, 2n ** 64n, -(2n ** 70n)];
+    const edges = [
+      0n,
+      1n,
+      -1n,
+      2n ** 53n - 1n,
+      2n ** 53n,
+      2n ** 53n + 1n,
+      -(2n ** 53n),
+      2n ** 63n,
+      2n ** 64n - 1n,
+      2n ** 64n,
+      -(2n ** 70n),
+    ];
     for (const v of edges) expect(decimal(v), String(v)).toBe(String(v));
-    fc.assert(fc.property(fc.bigInt({ min: -(2n ** 80n), max: 2n ** 80n }), (v) => decimal(v) === String(v)), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.bigInt({ min: -(2n ** 80n), max: 2n ** 80n }), (v) => decimal(v) === String(v)),
+      { numRuns: 2000 },
+    );
   });
 });

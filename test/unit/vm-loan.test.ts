@@ -11,9 +11,26 @@ import { loadHistory, ConsentArgs, RevokeConsentArgs, AttestArgs } from '../../s
 import { OnboardBorrowerArgs } from '../../src/vm/modules/member.js';
 import { CreateArgs, RetireArgs, UpdateArgs } from '../../src/vm/modules/product.js';
 import {
-  ApplyArgs, FundArgs, AssignArgs, AcceptAssignmentArgs, RepossessArgs, RecordSaleArgs, LOAN_CODES,
-  loadLoan, loadApplication, loadSchedule, balancesOf, monthlyDebtOf, processDue, views, APPROVAL_TTL_MS, REJECTION_REASONS,
-  encodeLoanState, decodeLoanState, LOAN_STATE_BYTES, DUE_CHUNK,
+  ApplyArgs,
+  FundArgs,
+  AssignArgs,
+  AcceptAssignmentArgs,
+  RepossessArgs,
+  RecordSaleArgs,
+  LOAN_CODES,
+  loadLoan,
+  loadApplication,
+  loadSchedule,
+  balancesOf,
+  monthlyDebtOf,
+  processDue,
+  views,
+  APPROVAL_TTL_MS,
+  REJECTION_REASONS,
+  encodeLoanState,
+  decodeLoanState,
+  LOAN_STATE_BYTES,
+  DUE_CHUNK,
 } from '../../src/vm/modules/loan.js';
 import type { VmEvent } from '../../src/vm/types.js';
 
@@ -49,8 +66,18 @@ describe('loan.apply underwriting', () => {
     const c = LoanChain.create();
     const r = c.apply(L.alice);
     expect(r.code).toBe('OK');
-    expect(r.events[0]).toMatchObject({ module: 'loan', type: 'approved', attrs: { applicationId: '1', principal: '14000000', aprBps: '600', installment: String(A), reasons: '' } });
-    expect(loadApplication(c.state, 1n)).toMatchObject({ status: 'approved', principal: 140_000_00n, aprBps: 600, installment: A, reasons: [] });
+    expect(r.events[0]).toMatchObject({
+      module: 'loan',
+      type: 'approved',
+      attrs: { applicationId: '1', principal: '14000000', aprBps: '600', installment: String(A), reasons: '' },
+    });
+    expect(loadApplication(c.state, 1n)).toMatchObject({
+      status: 'approved',
+      principal: 140_000_00n,
+      aprBps: 600,
+      installment: A,
+      reasons: [],
+    });
     expect(views.getLoan(c.state, 1n)).toMatchObject({ kind: 'application', status: 'approved' });
     // Band C prices at 8%.
     const c2 = LoanChain.create({ band: 'C' });
@@ -59,41 +86,146 @@ describe('loan.apply underwriting', () => {
 
   // Each case isolates one rule; where another rule necessarily fails with it, the list says so.
   const cases: [string, (c: LoanChain) => Record<string, unknown>, string[]][] = [
-    ['borrower not onboarded', () => ({ _who: L.outsider }), ['BORROWER_NOT_ONBOARDED', 'NO_CONSENT', 'NO_ATTESTATION']],
-    ['product retired', (c) => { c.ok(L.lender, 'product', 'retire', RetireArgs, { id: 1n }); return {}; }, ['PRODUCT_RETIRED']],
-    ['consent revoked', (c) => { c.ok(L.alice, 'credit', 'revokeConsent', RevokeConsentArgs, { lender: addr(L.lender) }); return {}; }, ['NO_CONSENT']],
-    ['consent expired', (c) => {
-      c.ok(L.alice, 'credit', 'consent', ConsentArgs, { lender: addr(L.lender), purpose: 'autoLoan', expiresAtMs: c.timeMs + DAY_MS });
-      c.advanceDays(2);
-      return {};
-    }, ['CONSENT_EXPIRED']],
-    ['no attestation', (c) => {
-      c.ok(L.lender, 'member', 'onboardBorrower', OnboardBorrowerArgs, { borrower: addr(L.outsider), identityCommitment: commitment(L.outsider) });
-      c.ok(L.outsider, 'credit', 'consent', ConsentArgs, { lender: addr(L.lender), purpose: 'autoLoan', expiresAtMs: c.timeMs + 30n * DAY_MS });
-      return { _who: L.outsider };
-    }, ['NO_ATTESTATION']],
-    ['attestation expired', (c) => { c.advanceDays(181); return {}; }, ['ATTESTATION_EXPIRED']],
-    ['attestation in another currency', (c) => {
-      c.ok(L.bureau, 'credit', 'attest', AttestArgs, { ...c.attestation(L.alice), currency: 'USD' });
-      return {};
-    }, ['ATTESTATION_CURRENCY_MISMATCH']],
-    ['score below minimum', (c) => { c.ok(L.bureau, 'credit', 'attest', AttestArgs, { ...c.attestation(L.alice), score: 580 }); return {}; }, ['SCORE_BELOW_MINIMUM']],
+    [
+      'borrower not onboarded',
+      () => ({ _who: L.outsider }),
+      ['BORROWER_NOT_ONBOARDED', 'NO_CONSENT', 'NO_ATTESTATION'],
+    ],
+    [
+      'product retired',
+      (c) => {
+        c.ok(L.lender, 'product', 'retire', RetireArgs, { id: 1n });
+        return {};
+      },
+      ['PRODUCT_RETIRED'],
+    ],
+    [
+      'consent revoked',
+      (c) => {
+        c.ok(L.alice, 'credit', 'revokeConsent', RevokeConsentArgs, { lender: addr(L.lender) });
+        return {};
+      },
+      ['NO_CONSENT'],
+    ],
+    [
+      'consent expired',
+      (c) => {
+        c.ok(L.alice, 'credit', 'consent', ConsentArgs, {
+          lender: addr(L.lender),
+          purpose: 'autoLoan',
+          expiresAtMs: c.timeMs + DAY_MS,
+        });
+        c.advanceDays(2);
+        return {};
+      },
+      ['CONSENT_EXPIRED'],
+    ],
+    [
+      'no attestation',
+      (c) => {
+        c.ok(L.lender, 'member', 'onboardBorrower', OnboardBorrowerArgs, {
+          borrower: addr(L.outsider),
+          identityCommitment: commitment(L.outsider),
+        });
+        c.ok(L.outsider, 'credit', 'consent', ConsentArgs, {
+          lender: addr(L.lender),
+          purpose: 'autoLoan',
+          expiresAtMs: c.timeMs + 30n * DAY_MS,
+        });
+        return { _who: L.outsider };
+      },
+      ['NO_ATTESTATION'],
+    ],
+    [
+      'attestation expired',
+      (c) => {
+        c.advanceDays(181);
+        return {};
+      },
+      ['ATTESTATION_EXPIRED'],
+    ],
+    [
+      'attestation in another currency',
+      (c) => {
+        c.ok(L.bureau, 'credit', 'attest', AttestArgs, { ...c.attestation(L.alice), currency: 'USD' });
+        return {};
+      },
+      ['ATTESTATION_CURRENCY_MISMATCH'],
+    ],
+    [
+      'score below minimum',
+      (c) => {
+        c.ok(L.bureau, 'credit', 'attest', AttestArgs, { ...c.attestation(L.alice), score: 580 });
+        return {};
+      },
+      ['SCORE_BELOW_MINIMUM'],
+    ],
     ['term not offered', () => ({ termMonths: 30 }), ['TERM_NOT_OFFERED']],
-    ['term above the used-car cap', (c) => ({ vin: c.addVehicle({ condition: 'used' }), termMonths: 48 }), ['TERM_ABOVE_CAP']],
-    ['down payment below minimum', (c) => { newProduct(c, { minDownPaymentBps: 4000 }); return { productId: 2n }; }, ['DOWN_PAYMENT_BELOW_MINIMUM']],
-    ['LTV above the product', (c) => { newProduct(c, { maxLtvBps: { privateFuel: 6000, privateNewEnergy: 8500, commercial: 7000, used: 7000 } }); return { productId: 2n }; }, ['LTV_ABOVE_PRODUCT']],
-    ['LTV above the regulatory cap', (c) => {
-      newProduct(c, { minDownPaymentBps: 1000, maxLtvBps: { privateFuel: 9000, privateNewEnergy: 9000, commercial: 9000, used: 9000 } });
-      return { productId: 2n, downPayment: 30_000_00n };
-    }, ['LTV_ABOVE_CAP']],
-    ['LTV against an appraisal below the price', (c) => {
-      c.ok(L.dealer, 'vehicle', 'appraise', AppraiseArgs, { vin: c.vins[0]!, asset: 'CNY', amount: 150_000_00n });
-      return {};
-    }, ['LTV_ABOVE_PRODUCT', 'LTV_ABOVE_CAP']],
-    ['DTI above maximum', (c) => { c.ok(L.bureau, 'credit', 'attest', AttestArgs, { ...c.attestation(L.alice), grossMonthlyIncome: 10_000_00n }); return {}; }, ['DTI_ABOVE_MAXIMUM']],
+    [
+      'term above the used-car cap',
+      (c) => ({ vin: c.addVehicle({ condition: 'used' }), termMonths: 48 }),
+      ['TERM_ABOVE_CAP'],
+    ],
+    [
+      'down payment below minimum',
+      (c) => {
+        newProduct(c, { minDownPaymentBps: 4000 });
+        return { productId: 2n };
+      },
+      ['DOWN_PAYMENT_BELOW_MINIMUM'],
+    ],
+    [
+      'LTV above the product',
+      (c) => {
+        newProduct(c, { maxLtvBps: { privateFuel: 6000, privateNewEnergy: 8500, commercial: 7000, used: 7000 } });
+        return { productId: 2n };
+      },
+      ['LTV_ABOVE_PRODUCT'],
+    ],
+    [
+      'LTV above the regulatory cap',
+      (c) => {
+        newProduct(c, {
+          minDownPaymentBps: 1000,
+          maxLtvBps: { privateFuel: 9000, privateNewEnergy: 9000, commercial: 9000, used: 9000 },
+        });
+        return { productId: 2n, downPayment: 30_000_00n };
+      },
+      ['LTV_ABOVE_CAP'],
+    ],
+    [
+      'LTV against an appraisal below the price',
+      (c) => {
+        c.ok(L.dealer, 'vehicle', 'appraise', AppraiseArgs, { vin: c.vins[0]!, asset: 'CNY', amount: 150_000_00n });
+        return {};
+      },
+      ['LTV_ABOVE_PRODUCT', 'LTV_ABOVE_CAP'],
+    ],
+    [
+      'DTI above maximum',
+      (c) => {
+        c.ok(L.bureau, 'credit', 'attest', AttestArgs, { ...c.attestation(L.alice), grossMonthlyIncome: 10_000_00n });
+        return {};
+      },
+      ['DTI_ABOVE_MAXIMUM'],
+    ],
     ['vehicle not registered', () => ({ vin: makeVin(999) }), ['VEHICLE_NOT_FOUND']],
-    ['vehicle stolen', (c) => { c.ok(L.registrar, 'vehicle', 'setStatus', SetStatusArgs, { vin: c.vins[0]!, status: 'stolen' }); return {}; }, ['VEHICLE_NOT_PLEDGEABLE']],
-    ['vehicle already liened', (c) => { c.openLoan(L.bob); return {}; }, ['VEHICLE_LIENED']],
+    [
+      'vehicle stolen',
+      (c) => {
+        c.ok(L.registrar, 'vehicle', 'setStatus', SetStatusArgs, { vin: c.vins[0]!, status: 'stolen' });
+        return {};
+      },
+      ['VEHICLE_NOT_PLEDGEABLE'],
+    ],
+    [
+      'vehicle already liened',
+      (c) => {
+        c.openLoan(L.bob);
+        return {};
+      },
+      ['VEHICLE_LIENED'],
+    ],
   ];
 
   for (const [name, setup, expected] of cases) {
@@ -115,17 +247,30 @@ describe('loan.apply underwriting', () => {
 
   it('lists every failed rule at once', () => {
     const c = LoanChain.create();
-    c.ok(L.bureau, 'credit', 'attest', AttestArgs, { ...c.attestation(L.alice), score: 500, grossMonthlyIncome: 1_000_00n });
+    c.ok(L.bureau, 'credit', 'attest', AttestArgs, {
+      ...c.attestation(L.alice),
+      score: 500,
+      grossMonthlyIncome: 1_000_00n,
+    });
     c.ok(L.registrar, 'vehicle', 'setStatus', SetStatusArgs, { vin: c.vins[0]!, status: 'scrapped' });
     expect(reasonsOf(c, L.alice, { termMonths: 30, downPayment: 10_000_00n })).toEqual([
-      'SCORE_BELOW_MINIMUM', 'TERM_NOT_OFFERED', 'DOWN_PAYMENT_BELOW_MINIMUM', 'LTV_ABOVE_PRODUCT', 'LTV_ABOVE_CAP', 'VEHICLE_NOT_PLEDGEABLE',
+      'SCORE_BELOW_MINIMUM',
+      'TERM_NOT_OFFERED',
+      'DOWN_PAYMENT_BELOW_MINIMUM',
+      'LTV_ABOVE_PRODUCT',
+      'LTV_ABOVE_CAP',
+      'VEHICLE_NOT_PLEDGEABLE',
     ]);
   });
 
-  it('DTI counts the borrower\'s open loans at every lender', () => {
+  it("DTI counts the borrower's open loans at every lender", () => {
     const c = LoanChain.create();
     // alice borrows from lender-b first (her consent to lender-b, lender-b's product).
-    c.ok(L.alice, 'credit', 'consent', ConsentArgs, { lender: addr(L.lenderB), purpose: 'autoLoan', expiresAtMs: c.timeMs + 30n * DAY_MS });
+    c.ok(L.alice, 'credit', 'consent', ConsentArgs, {
+      lender: addr(L.lenderB),
+      purpose: 'autoLoan',
+      expiresAtMs: c.timeMs + 30n * DAY_MS,
+    });
     c.ok(L.lenderB, 'product', 'create', CreateArgs, productParams({ name: 'B loan' }));
     c.openLoan(L.alice, { productId: 2n, vin: c.vins[1]! }, L.lenderB);
     expect(monthlyDebtOf(c.state, addr(L.alice), 'CNY')).toBe(A);
@@ -138,7 +283,14 @@ describe('loan.apply underwriting', () => {
   it('tx failures: unknown product, bad amounts (only the nonce changes)', () => {
     const c = LoanChain.create();
     const send = (over: Partial<{ productId: bigint; price: bigint; downPayment: bigint }>) => () =>
-      c.send(L.alice, 'loan', 'apply', ApplyArgs, { productId: 1n, vin: c.vins[0]!, price: 200_000_00n, downPayment: 60_000_00n, termMonths: 36, ...over });
+      c.send(L.alice, 'loan', 'apply', ApplyArgs, {
+        productId: 1n,
+        vin: c.vins[0]!,
+        price: 200_000_00n,
+        downPayment: 60_000_00n,
+        termMonths: 36,
+        ...over,
+      });
     expectRejected(c, L.alice, LOAN_CODES.PRODUCT_NOT_FOUND, send({ productId: 9n }));
     expectRejected(c, L.alice, LOAN_CODES.BAD_AMOUNT, send({ price: 0n, downPayment: 0n }));
     expectRejected(c, L.alice, LOAN_CODES.BAD_AMOUNT, send({ downPayment: 200_000_00n }));
@@ -157,7 +309,13 @@ describe('loan.fund', () => {
     const dealer0 = balanceOf(c.state, 'CNY', addr(L.dealer));
     const r = c.ok(L.lender, 'loan', 'fund', FundArgs, { applicationId: id });
     expect(types(r.events)).toEqual(['funded', 'lienRegistered']);
-    expect(r.events[0]!.attrs).toMatchObject({ loanId: '1', principal: '14000000', installment: String(A), firstDueDate: '2026-12-29', seller: Buffer.from(addr(L.dealer)).toString('hex') });
+    expect(r.events[0]!.attrs).toMatchObject({
+      loanId: '1',
+      principal: '14000000',
+      installment: String(A),
+      firstDueDate: '2026-12-29',
+      seller: Buffer.from(addr(L.dealer)).toString('hex'),
+    });
     expect(balanceOf(c.state, 'CNY', addr(L.lender))).toBe(lender0 - 140_000_00n);
     expect(balanceOf(c.state, 'CNY', addr(L.dealer))).toBe(dealer0 + 140_000_00n);
     const v = loadVehicle(c.state, c.vins[0]!)!;
@@ -171,8 +329,13 @@ describe('loan.fund', () => {
     expect(loadApplication(c.state, 1n)?.status).toBe('funded');
     expect(monthlyDebtOf(c.state, addr(L.alice), 'CNY')).toBe(A);
     // The liened car cannot change owner.
-    expect(c.send(L.alice, 'vehicle', 'transferOwnership', TransferOwnershipArgs, { vin: c.vins[0]!, to: addr(L.bob) }).code).toBe('vehicle.LIENED');
-    const view = views.getLoan(c.state, 1n) as { schedule: { dueDate: string; amount: string; state: string }[]; status: string };
+    expect(
+      c.send(L.alice, 'vehicle', 'transferOwnership', TransferOwnershipArgs, { vin: c.vins[0]!, to: addr(L.bob) }).code,
+    ).toBe('vehicle.LIENED');
+    const view = views.getLoan(c.state, 1n) as {
+      schedule: { dueDate: string; amount: string; state: string }[];
+      status: string;
+    };
     expect(view.status).toBe('current');
     expect(view.schedule.slice(0, 3).map((s) => s.dueDate)).toEqual(['2026-12-29', '2027-01-29', '2027-02-28']);
     expect(view.schedule[0]).toMatchObject({ amount: String(A), state: 'scheduled' });
@@ -231,10 +394,21 @@ describe('loan.repay', () => {
     c.advanceDays(30); // 2026-12-29, the first due date
     const r = c.repay(L.alice, id, A);
     expect(r.code).toBe('OK');
-    expect(r.events.find((e) => e.type === 'repaid')!.attrs).toMatchObject({ amount: String(A), interest: String(FIRST_INTEREST), principal: String(A - FIRST_INTEREST), penalty: '0', fees: '0', status: 'current' });
+    expect(r.events.find((e) => e.type === 'repaid')!.attrs).toMatchObject({
+      amount: String(A),
+      interest: String(FIRST_INTEREST),
+      principal: String(A - FIRST_INTEREST),
+      penalty: '0',
+      fees: '0',
+      status: 'current',
+    });
     expect(loadHistory(c.state, addr(L.alice))).toMatchObject({ onTime: 1, late: 0 });
     const l = loadLoan(c.state, id)!;
-    expect(balancesOf(l)).toMatchObject({ interestDue: 0n, principalDue: 0n, principalOutstanding: 140_000_00n - (A - FIRST_INTEREST) });
+    expect(balancesOf(l)).toMatchObject({
+      interestDue: 0n,
+      principalDue: 0n,
+      principalOutstanding: 140_000_00n - (A - FIRST_INTEREST),
+    });
     expect(l.firstUnpaid).toBe(1);
   });
 
@@ -244,10 +418,20 @@ describe('loan.repay', () => {
     // Paid 10 days early by bob: nothing is due yet, so it is held as advance.
     c.advanceDays(20);
     const early = c.repay(L.bob, id, A);
-    expect(early.events.find((e) => e.type === 'repaid')!.attrs).toMatchObject({ advance: String(A), interest: '0', principal: '0' });
+    expect(early.events.find((e) => e.type === 'repaid')!.attrs).toMatchObject({
+      advance: String(A),
+      interest: '0',
+      principal: '0',
+    });
     c.advanceDays(10);
     const l = loadLoan(c.state, id)!;
-    expect(l).toMatchObject({ advance: 0n, firstUnpaid: 1, interestPaid: FIRST_INTEREST, principalPaid: A - FIRST_INTEREST, status: 'current' });
+    expect(l).toMatchObject({
+      advance: 0n,
+      firstUnpaid: 1,
+      interestPaid: FIRST_INTEREST,
+      principalPaid: A - FIRST_INTEREST,
+      status: 'current',
+    });
     expect(loadHistory(c.state, addr(L.alice)).onTime).toBe(1);
     // Second installment paid in two parts on its due date: 50,000 fen all interest (68,220 due), then the rest.
     c.advanceDays(31); // 2027-01-29
@@ -311,9 +495,15 @@ describe('post-loan monitoring', () => {
     const id = c.openLoan(L.alice);
     expect(c.advanceDays(30).filter((e) => e.module === 'loan')).toEqual([]); // due today: not yet late
     const d1 = c.advanceDays(1);
-    expect(d1).toContainEqual(expect.objectContaining({ module: 'loan', type: 'delinquency', attrs: expect.objectContaining({ from: 'current', to: '1-29', dpd: '1' }) }));
+    expect(d1).toContainEqual(
+      expect.objectContaining({
+        module: 'loan',
+        type: 'delinquency',
+        attrs: expect.objectContaining({ from: 'current', to: '1-29', dpd: '1' }),
+      }),
+    );
     expect(loadLoan(c.state, id)!.status).toBe('delinquent');
-    expect((views.listDelinquent(c.state)).items.map((i) => i.id)).toEqual(['1']);
+    expect(views.listDelinquent(c.state).items.map((i) => i.id)).toEqual(['1']);
     expect(c.advanceDays(2).filter((e) => e.type === 'lateFee')).toEqual([]); // still within 3 grace days
     const fee = c.advanceDays(1).filter((e) => e.type === 'lateFee');
     expect(fee).toHaveLength(1);
@@ -323,12 +513,24 @@ describe('post-loan monitoring', () => {
     // No wake-up on these days: the view projects the loan to the last processed day.
     const view = views.getLoan(c.state, id) as { balances: Record<string, string>; dpd: number };
     expect(view.dpd).toBe(10);
-    expect(view.balances).toMatchObject({ penaltyDue: '1260', feesDue: '10000', interestDue: String(FIRST_INTEREST), principalDue: String(A - FIRST_INTEREST) });
+    expect(view.balances).toMatchObject({
+      penaltyDue: '1260',
+      feesDue: '10000',
+      interestDue: String(FIRST_INTEREST),
+      principalDue: String(A - FIRST_INTEREST),
+    });
     expect(l.feesCharged).toBe(10_000n);
     // Paying everything due cures it: order penalty, fees, interest, principal.
     const r = c.repay(L.alice, id, 1_260n + 10_000n + A);
-    expect(r.events.find((e) => e.type === 'repaid')!.attrs).toMatchObject({ penalty: '1260', fees: '10000', interest: String(FIRST_INTEREST), principal: String(A - FIRST_INTEREST) });
-    expect(r.events).toContainEqual(expect.objectContaining({ type: 'delinquency', attrs: expect.objectContaining({ from: '1-29', to: 'current' }) }));
+    expect(r.events.find((e) => e.type === 'repaid')!.attrs).toMatchObject({
+      penalty: '1260',
+      fees: '10000',
+      interest: String(FIRST_INTEREST),
+      principal: String(A - FIRST_INTEREST),
+    });
+    expect(r.events).toContainEqual(
+      expect.objectContaining({ type: 'delinquency', attrs: expect.objectContaining({ from: '1-29', to: 'current' }) }),
+    );
     expect(loadLoan(c.state, id)!.status).toBe('current');
     expect(loadHistory(c.state, addr(L.alice)).late).toBe(1);
     expect(views.listDelinquent(c.state).total).toBe(0);
@@ -339,7 +541,9 @@ describe('post-loan monitoring', () => {
     const id = c.openLoan(L.alice);
     const seen: string[] = [];
     for (let d = 0; d < 125; d++) {
-      for (const e of c.advanceDays(1)) if (e.type === 'delinquency' || e.type === 'defaulted') seen.push(e.type === 'defaulted' ? `defaulted@${e.attrs.dpd}` : `${e.attrs.to}@${e.attrs.dpd}`);
+      for (const e of c.advanceDays(1))
+        if (e.type === 'delinquency' || e.type === 'defaulted')
+          seen.push(e.type === 'defaulted' ? `defaulted@${e.attrs.dpd}` : `${e.attrs.to}@${e.attrs.dpd}`);
     }
     expect(seen).toEqual(['1-29@1', '30-59@30', '60-89@60', '90+@90', 'defaulted@90']);
     const l = loadLoan(c.state, id)!;
@@ -347,8 +551,12 @@ describe('post-loan monitoring', () => {
     expect(l.feesCharged).toBe(4n * 10_000n); // four installments fell due unpaid, each past its grace
     expect(loadHistory(c.state, addr(L.alice)).defaulted).toBe(1);
 
-    expectRejected(c, L.lenderB, LOAN_CODES.NOT_LENDER, () => c.send(L.lenderB, 'loan', 'repossess', RepossessArgs, { loanId: id }));
-    expectRejected(c, L.lender, LOAN_CODES.NOT_REPOSSESSED, () => c.send(L.lender, 'loan', 'recordSale', RecordSaleArgs, { loanId: id, buyer: addr(L.bob), proceeds: 1n }));
+    expectRejected(c, L.lenderB, LOAN_CODES.NOT_LENDER, () =>
+      c.send(L.lenderB, 'loan', 'repossess', RepossessArgs, { loanId: id }),
+    );
+    expectRejected(c, L.lender, LOAN_CODES.NOT_REPOSSESSED, () =>
+      c.send(L.lender, 'loan', 'recordSale', RecordSaleArgs, { loanId: id, buyer: addr(L.bob), proceeds: 1n }),
+    );
     const rp = c.ok(L.lender2, 'loan', 'repossess', RepossessArgs, { loanId: id });
     expect(types(rp.events)).toEqual(['repossessed']);
     const v = loadVehicle(c.state, c.vins[0]!)!;
@@ -359,8 +567,16 @@ describe('post-loan monitoring', () => {
 
     const owed = balancesOf(loadLoan(c.state, id)!).payoff;
     const alice0 = balanceOf(c.state, 'CNY', addr(L.alice));
-    const s = c.ok(L.lender, 'loan', 'recordSale', RecordSaleArgs, { loanId: id, buyer: addr(L.carol), proceeds: owed + 5_000_00n });
-    expect(s.events.find((e) => e.type === 'saleRecorded')!.attrs).toMatchObject({ applied: String(owed), surplus: '500000', deficiency: '0' });
+    const s = c.ok(L.lender, 'loan', 'recordSale', RecordSaleArgs, {
+      loanId: id,
+      buyer: addr(L.carol),
+      proceeds: owed + 5_000_00n,
+    });
+    expect(s.events.find((e) => e.type === 'saleRecorded')!.attrs).toMatchObject({
+      applied: String(owed),
+      surplus: '500000',
+      deficiency: '0',
+    });
     expect(balanceOf(c.state, 'CNY', addr(L.alice))).toBe(alice0 + 5_000_00n);
     expect(loadVehicle(c.state, c.vins[0]!)).toMatchObject({ status: 'active', owner: addr(L.carol), lien: null });
     expect(loadLoan(c.state, id)).toMatchObject({ status: 'sold' });
@@ -370,15 +586,27 @@ describe('post-loan monitoring', () => {
   it('a sale below the amount owed records the deficiency; a loan not in default cannot be repossessed', () => {
     const c = LoanChain.create({ product: { defaultDays: 30, graceDays: 0 } });
     const id = c.openLoan(L.alice);
-    expectRejected(c, L.lender, LOAN_CODES.NOT_DEFAULTED, () => c.send(L.lender, 'loan', 'repossess', RepossessArgs, { loanId: id }));
+    expectRejected(c, L.lender, LOAN_CODES.NOT_DEFAULTED, () =>
+      c.send(L.lender, 'loan', 'repossess', RepossessArgs, { loanId: id }),
+    );
     c.advanceDays(70);
     expect(loadLoan(c.state, id)!.status).toBe('defaulted');
     c.ok(L.lender, 'loan', 'repossess', RepossessArgs, { loanId: id });
     const owed = balancesOf(loadLoan(c.state, id)!).payoff;
-    const s = c.ok(L.lender, 'loan', 'recordSale', RecordSaleArgs, { loanId: id, buyer: addr(L.dealer), proceeds: 50_000_00n });
-    expect(s.events.find((e) => e.type === 'saleRecorded')!.attrs).toMatchObject({ applied: '5000000', surplus: '0', deficiency: String(owed - 50_000_00n) });
+    const s = c.ok(L.lender, 'loan', 'recordSale', RecordSaleArgs, {
+      loanId: id,
+      buyer: addr(L.dealer),
+      proceeds: 50_000_00n,
+    });
+    expect(s.events.find((e) => e.type === 'saleRecorded')!.attrs).toMatchObject({
+      applied: '5000000',
+      surplus: '0',
+      deficiency: String(owed - 50_000_00n),
+    });
     expect(loadLoan(c.state, id)!.sale).toMatchObject({ deficiency: owed - 50_000_00n });
-    expectRejected(c, L.lender, LOAN_CODES.NOT_REPOSSESSED, () => c.send(L.lender, 'loan', 'recordSale', RecordSaleArgs, { loanId: id, buyer: addr(L.dealer), proceeds: 1n }));
+    expectRejected(c, L.lender, LOAN_CODES.NOT_REPOSSESSED, () =>
+      c.send(L.lender, 'loan', 'recordSale', RecordSaleArgs, { loanId: id, buyer: addr(L.dealer), proceeds: 1n }),
+    );
   });
 
   it('a surplus the lender cannot pay fails the sale and changes nothing', () => {
@@ -387,7 +615,13 @@ describe('post-loan monitoring', () => {
     c.advanceDays(70);
     c.ok(L.lender2, 'loan', 'repossess', RepossessArgs, { loanId: id });
     // lender-2 holds nothing; a surplus must come from the reporting account.
-    expectRejected(c, L.lender2, 'asset.INSUFFICIENT_FUNDS', () => c.send(L.lender2, 'loan', 'recordSale', RecordSaleArgs, { loanId: id, buyer: addr(L.dealer), proceeds: 10_000_000_00n }));
+    expectRejected(c, L.lender2, 'asset.INSUFFICIENT_FUNDS', () =>
+      c.send(L.lender2, 'loan', 'recordSale', RecordSaleArgs, {
+        loanId: id,
+        buyer: addr(L.dealer),
+        proceeds: 10_000_000_00n,
+      }),
+    );
   });
 
   it('begin-block work grows with the loans due, not with all loans', () => {
@@ -414,7 +648,10 @@ describe('post-loan monitoring', () => {
 
   it('a day with more loans than a due chunk holds, processed a few entries per block, ends as in one pass', () => {
     const n = 2 * DUE_CHUNK + 5;
-    const chains = [LoanChain.create({ vehicles: n, income: 1_000_000_00n }), LoanChain.create({ vehicles: n, income: 1_000_000_00n })];
+    const chains = [
+      LoanChain.create({ vehicles: n, income: 1_000_000_00n }),
+      LoanChain.create({ vehicles: n, income: 1_000_000_00n }),
+    ];
     const ids: bigint[] = [];
     for (const c of chains) {
       ids.length = 0;
@@ -425,7 +662,8 @@ describe('post-loan monitoring', () => {
     }
     const dueDay = loadSchedule(chains[0]!.state, ids[0]!)[0]!.dueDay;
     const dayPrefix = `loan/due/${String(dueDay).padStart(8, '0')}/`;
-    const dayEntries = (c: LoanChain): number => [...c.state.entries()].filter(([k]) => Buffer.from(k).toString('latin1').startsWith(dayPrefix)).length;
+    const dayEntries = (c: LoanChain): number =>
+      [...c.state.entries()].filter(([k]) => Buffer.from(k).toString('latin1').startsWith(dayPrefix)).length;
     // Every loan is in the day's list: two full chunks, a partial one, and the count.
     expect(dayEntries(chains[0]!)).toBe(4);
     const step = (c: LoanChain, max: number): number => {
@@ -475,7 +713,10 @@ describe('loan.assign', () => {
     const b0 = balanceOf(c.state, 'CNY', addr(L.lenderB));
     const l0 = balanceOf(c.state, 'CNY', addr(L.lender));
     const r = c.ok(L.lenderB, 'loan', 'acceptAssignment', AcceptAssignmentArgs, { loanId: id });
-    expect(r.events[0]).toMatchObject({ type: 'assigned', attrs: { from: 'lender', to: 'lender-b', price: '10000000' } });
+    expect(r.events[0]).toMatchObject({
+      type: 'assigned',
+      attrs: { from: 'lender', to: 'lender-b', price: '10000000' },
+    });
     expect(balanceOf(c.state, 'CNY', addr(L.lenderB))).toBe(b0 - 100_000_00n);
     expect(balanceOf(c.state, 'CNY', addr(L.lender))).toBe(l0 + 100_000_00n);
     expect(loadVehicle(c.state, c.vins[0]!)!.lien).toEqual({ ...lien0, lender: addr(L.lenderB) });
@@ -484,18 +725,26 @@ describe('loan.assign', () => {
     c.repay(L.alice, id, A);
     expect(balanceOf(c.state, 'CNY', addr(L.lenderB))).toBe(before + A);
     // The old holder no longer controls it.
-    expectRejected(c, L.lender, LOAN_CODES.NOT_LENDER, () => c.send(L.lender, 'loan', 'assign', AssignArgs, { loanId: id, to: addr(L.lender), price: 0n }));
+    expectRejected(c, L.lender, LOAN_CODES.NOT_LENDER, () =>
+      c.send(L.lender, 'loan', 'assign', AssignArgs, { loanId: id, to: addr(L.lender), price: 0n }),
+    );
   });
 
   it('failures: not holder, assignee not a lender, same lender, no offer, not the assignee, closed, no funds', () => {
     const c = LoanChain.create({ vehicles: 2 });
     const id = c.openLoan(L.alice);
-    const assign = (who: string, to: string, loanId = id) => () => c.send(who, 'loan', 'assign', AssignArgs, { loanId, to: addr(to), price: 1_000n });
+    const assign =
+      (who: string, to: string, loanId = id) =>
+      () =>
+        c.send(who, 'loan', 'assign', AssignArgs, { loanId, to: addr(to), price: 1_000n });
     expectRejected(c, L.lenderB, LOAN_CODES.NOT_LENDER, assign(L.lenderB, L.lenderB));
     expectRejected(c, L.lender, LOAN_CODES.NOT_FOUND, assign(L.lender, L.lenderB, 99n));
     expectRejected(c, L.lender, LOAN_CODES.ASSIGNEE_NOT_LENDER, assign(L.lender, L.dealer));
     expectRejected(c, L.lender, LOAN_CODES.SAME_LENDER, assign(L.lender, L.lender2));
-    const accept = (who: string, loanId = id) => () => c.send(who, 'loan', 'acceptAssignment', AcceptAssignmentArgs, { loanId });
+    const accept =
+      (who: string, loanId = id) =>
+      () =>
+        c.send(who, 'loan', 'acceptAssignment', AcceptAssignmentArgs, { loanId });
     expectRejected(c, L.lenderB, LOAN_CODES.NO_OFFER, accept(L.lenderB));
     expectRejected(c, L.lenderB, LOAN_CODES.NOT_FOUND, accept(L.lenderB, 99n));
     c.ok(L.lender, 'loan', 'assign', AssignArgs, { loanId: id, to: addr(L.lenderB), price: 200_000_000_00n });
@@ -508,14 +757,20 @@ describe('loan.assign', () => {
 });
 
 describe('loan views and conservation', () => {
-  it('lists a borrower\'s applications and loans, paged, and keeps every asset\'s supply equal to its balances', () => {
+  it("lists a borrower's applications and loans, paged, and keeps every asset's supply equal to its balances", () => {
     const c = LoanChain.create({ vehicles: 4 });
     c.openLoan(L.alice, { vin: c.vins[0]! });
     c.apply(L.alice, { vin: c.vins[1]!, termMonths: 30 });
     c.openLoan(L.alice, { vin: c.vins[2]!, price: 100_000_00n, downPayment: 30_000_00n });
-    const page = views.listLoansByBorrower(c.state, Buffer.from(addr(L.alice)).toString('hex'), { offset: 1, limit: 2 });
+    const page = views.listLoansByBorrower(c.state, Buffer.from(addr(L.alice)).toString('hex'), {
+      offset: 1,
+      limit: 2,
+    });
     expect(page.total).toBe(3);
-    expect(page.items.map((i) => [i.id, i.kind, i.status])).toEqual([['2', 'application', 'rejected'], ['3', 'loan', 'current']]);
+    expect(page.items.map((i) => [i.id, i.kind, i.status])).toEqual([
+      ['2', 'application', 'rejected'],
+      ['3', 'loan', 'current'],
+    ]);
     expect(views.getLoan(c.state, '999')).toBeNull();
     expect(views.getLoan(c.state, 'x')).toBeNull();
     c.advanceDays(45);
@@ -526,14 +781,16 @@ describe('loan views and conservation', () => {
     expect(dq.items).toHaveLength(1);
   });
 
-  it('a product update does not change a funded loan\'s terms', () => {
+  it("a product update does not change a funded loan's terms", () => {
     const c = LoanChain.create();
     const id = c.openLoan(L.alice);
-    c.ok(L.lender, 'product', 'update', UpdateArgs, { id: 1n, params: productParams({ graceDays: 10, lateFeeValue: 1n }) });
+    c.ok(L.lender, 'product', 'update', UpdateArgs, {
+      id: 1n,
+      params: productParams({ graceDays: 10, lateFeeValue: 1n }),
+    });
     expect(loadLoan(c.state, id)).toMatchObject({ graceDays: 3, lateFeeValue: 100_00n });
   });
 });
-
 
 describe('loan state record', () => {
   it('round-trips the fixed-width layout and refuses malformed bytes', () => {
@@ -543,7 +800,14 @@ describe('loan state record', () => {
     const l = loadLoan(c.state, id)!;
     const bytes = encodeLoanState({ ...l, closedAtMs: 123n });
     expect(bytes).toHaveLength(LOAN_STATE_BYTES);
-    expect(decodeLoanState(bytes)).toMatchObject({ status: 'delinquent', bucket: 1, dueCount: 1, closedAtMs: 123n, defaultedAtMs: null, feesCharged: 10_000n });
+    expect(decodeLoanState(bytes)).toMatchObject({
+      status: 'delinquent',
+      bucket: 1,
+      dueCount: 1,
+      closedAtMs: 123n,
+      defaultedAtMs: null,
+      feesCharged: 10_000n,
+    });
     expect(() => decodeLoanState(bytes.subarray(1))).toThrow(/malformed/);
     const bad = bytes.slice();
     bad[1] = 99;
@@ -554,15 +818,23 @@ describe('loan state record', () => {
 
 describe('loan terms variants', () => {
   it('level principal: falling installments; a share-of-installment late fee; the view projects to a given day', () => {
-    const c = LoanChain.create({ product: { method: 'levelPrincipal', lateFeeKind: 'bps', lateFeeValue: 500n, graceDays: 0 } });
+    const c = LoanChain.create({
+      product: { method: 'levelPrincipal', lateFeeKind: 'bps', lateFeeValue: 500n, graceDays: 0 },
+    });
     const id = c.openLoan(L.alice);
     const s = loadSchedule(c.state, id);
     expect(s[0]).toEqual(expect.objectContaining({ principal: 388_888n, interest: 70_000n })); // python3 decimal
-    expect(s.every((x, k) => k === 0 || x.principal + x.interest <= s[k - 1]!.principal + s[k - 1]!.interest)).toBe(true);
+    expect(s.every((x, k) => k === 0 || x.principal + x.interest <= s[k - 1]!.principal + s[k - 1]!.interest)).toBe(
+      true,
+    );
     c.advanceDays(31); // one day past the first due date, no grace
     const fee = roundHalf((388_888n + 70_000n) * 500n, 10_000n);
     expect(loadLoan(c.state, id)!.feesCharged).toBe(fee);
-    const later = views.getLoan(c.state, id, { asOfMs: c.timeMs + 20n * DAY_MS }) as { dpd: number; bucket: string; balances: { feesDue: string } };
+    const later = views.getLoan(c.state, id, { asOfMs: c.timeMs + 20n * DAY_MS }) as {
+      dpd: number;
+      bucket: string;
+      balances: { feesDue: string };
+    };
     expect([later.dpd, later.bucket, later.balances.feesDue]).toEqual([21, '1-29', String(fee)]);
     // The projection wrote nothing.
     expect(loadLoan(c.state, id)!.bucket).toBe(1);
@@ -575,7 +847,9 @@ describe('loan terms variants', () => {
     expect(loadLoan(c.state, id)!.status).toBe('defaulted');
     const due = balancesOf(loadLoan(c.state, id)!);
     const r = c.repay(L.bob, id, due.penaltyDue + due.feesDue + due.interestDue + due.principalDue);
-    expect(r.events).toContainEqual(expect.objectContaining({ type: 'delinquency', attrs: expect.objectContaining({ to: 'current' }) }));
+    expect(r.events).toContainEqual(
+      expect.objectContaining({ type: 'delinquency', attrs: expect.objectContaining({ to: 'current' }) }),
+    );
     expect(loadLoan(c.state, id)!.status).toBe('defaulted');
     expect(views.listDelinquent(c.state).total).toBe(1);
     c.repay(L.alice, id, balancesOf(loadLoan(c.state, id)!).payoff);

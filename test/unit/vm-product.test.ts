@@ -3,7 +3,15 @@ import { describe, it, expect } from 'vitest';
 import { TestChain, L, addr, expectRejected, testGenesis } from '../helpers/vm.js';
 import { productParams } from '../helpers/vm-loan.js';
 import {
-  CreateArgs, UpdateArgs, RetireArgs, PRODUCT_CODES, loadProduct, loadCaps, views, MAX_PRODUCTS_PER_LENDER, type ProductParams,
+  CreateArgs,
+  UpdateArgs,
+  RetireArgs,
+  PRODUCT_CODES,
+  loadProduct,
+  loadCaps,
+  views,
+  MAX_PRODUCTS_PER_LENDER,
+  type ProductParams,
 } from '../../src/vm/modules/product.js';
 import { DEFAULT_CAPS } from '../../src/vm/types.js';
 
@@ -15,11 +23,24 @@ describe('product', () => {
   it('a lender account creates a product; the view renders it', () => {
     const c = new TestChain();
     const r = c.ok(L.lender, 'product', 'create', CreateArgs, productParams());
-    expect(r.events).toEqual([{ module: 'product', type: 'created', attrs: { id: '1', lender: 'lender', currency: 'CNY' } }]);
-    expect(loadProduct(c.state, 1n)).toMatchObject({ id: 1n, lenderMember: 'lender', status: 'active', createdBy: addr(L.lender) });
+    expect(r.events).toEqual([
+      { module: 'product', type: 'created', attrs: { id: '1', lender: 'lender', currency: 'CNY' } },
+    ]);
+    expect(loadProduct(c.state, 1n)).toMatchObject({
+      id: 1n,
+      lenderMember: 'lender',
+      status: 'active',
+      createdBy: addr(L.lender),
+    });
     expect(views.getProduct(c.state, 1n)).toMatchObject({
-      id: '1', lenderMember: 'lender', currency: 'CNY', aprBpsByBand: { A: 450, B: 600, C: 800, D: 1000, E: 1400 },
-      termsMonths: [12, 24, 36, 48, 60], method: 'levelPayment', lateFee: { kind: 'fixed', value: '10000' }, status: 'active',
+      id: '1',
+      lenderMember: 'lender',
+      currency: 'CNY',
+      aprBpsByBand: { A: 450, B: 600, C: 800, D: 1000, E: 1400 },
+      termsMonths: [12, 24, 36, 48, 60],
+      method: 'levelPayment',
+      lateFee: { kind: 'fixed', value: '10000' },
+      status: 'active',
     });
     expect(views.getProduct(c.state, 2n)).toBeNull();
   });
@@ -28,13 +49,23 @@ describe('product', () => {
     const c = new TestChain();
     c.ok(L.lender, 'product', 'create', CreateArgs, productParams());
     c.nextBlock();
-    c.ok(L.lender2, 'product', 'update', UpdateArgs, { id: 1n, params: productParams({ minScore: 650, method: 'levelPrincipal' }) });
-    expect(loadProduct(c.state, 1n)).toMatchObject({ params: { minScore: 650, method: 'levelPrincipal' }, updatedAtMs: c.timeMs });
+    c.ok(L.lender2, 'product', 'update', UpdateArgs, {
+      id: 1n,
+      params: productParams({ minScore: 650, method: 'levelPrincipal' }),
+    });
+    expect(loadProduct(c.state, 1n)).toMatchObject({
+      params: { minScore: 650, method: 'levelPrincipal' },
+      updatedAtMs: c.timeMs,
+    });
     const r = c.ok(L.lender2, 'product', 'retire', RetireArgs, { id: 1n });
     expect(r.events[0]).toMatchObject({ type: 'retired', attrs: { id: '1' } });
     expect(loadProduct(c.state, 1n)?.status).toBe('retired');
-    expectRejected(c, L.lender, PRODUCT_CODES.RETIRED, () => c.send(L.lender, 'product', 'update', UpdateArgs, { id: 1n, params: productParams() }));
-    expectRejected(c, L.lender, PRODUCT_CODES.RETIRED, () => c.send(L.lender, 'product', 'retire', RetireArgs, { id: 1n }));
+    expectRejected(c, L.lender, PRODUCT_CODES.RETIRED, () =>
+      c.send(L.lender, 'product', 'update', UpdateArgs, { id: 1n, params: productParams() }),
+    );
+    expectRejected(c, L.lender, PRODUCT_CODES.RETIRED, () =>
+      c.send(L.lender, 'product', 'retire', RetireArgs, { id: 1n }),
+    );
   });
 
   it('refuses non-lenders, other lenders, unknown products', () => {
@@ -42,10 +73,18 @@ describe('product', () => {
     expectRejected(c, L.dealer, PRODUCT_CODES.NOT_LENDER, create(c, L.dealer));
     expectRejected(c, L.outsider, PRODUCT_CODES.NOT_LENDER, create(c, L.outsider));
     c.ok(L.lender, 'product', 'create', CreateArgs, productParams());
-    expectRejected(c, L.lenderB, PRODUCT_CODES.NOT_OWNER, () => c.send(L.lenderB, 'product', 'update', UpdateArgs, { id: 1n, params: productParams() }));
-    expectRejected(c, L.lenderB, PRODUCT_CODES.NOT_OWNER, () => c.send(L.lenderB, 'product', 'retire', RetireArgs, { id: 1n }));
-    expectRejected(c, L.lender, PRODUCT_CODES.NOT_FOUND, () => c.send(L.lender, 'product', 'retire', RetireArgs, { id: 5n }));
-    expectRejected(c, L.dealer, PRODUCT_CODES.NOT_LENDER, () => c.send(L.dealer, 'product', 'retire', RetireArgs, { id: 1n }));
+    expectRejected(c, L.lenderB, PRODUCT_CODES.NOT_OWNER, () =>
+      c.send(L.lenderB, 'product', 'update', UpdateArgs, { id: 1n, params: productParams() }),
+    );
+    expectRejected(c, L.lenderB, PRODUCT_CODES.NOT_OWNER, () =>
+      c.send(L.lenderB, 'product', 'retire', RetireArgs, { id: 1n }),
+    );
+    expectRejected(c, L.lender, PRODUCT_CODES.NOT_FOUND, () =>
+      c.send(L.lender, 'product', 'retire', RetireArgs, { id: 5n }),
+    );
+    expectRejected(c, L.dealer, PRODUCT_CODES.NOT_LENDER, () =>
+      c.send(L.dealer, 'product', 'retire', RetireArgs, { id: 1n }),
+    );
   });
 
   const bad: [string, Partial<ProductParams>, string, RegExp][] = [
@@ -57,7 +96,12 @@ describe('product', () => {
     ['term above the cap', { termsMonths: [72] }, PRODUCT_CODES.BAD_PARAMS, /cap/],
     ['duplicate term', { termsMonths: [12, 12] }, PRODUCT_CODES.BAD_PARAMS, /duplicate/],
     ['min score above 900', { minScore: 901 }, PRODUCT_CODES.BAD_PARAMS, /minScore/],
-    ['LTV above 100%', { maxLtvBps: { privateFuel: 10_001, privateNewEnergy: 1, commercial: 1, used: 1 } }, PRODUCT_CODES.BAD_PARAMS, /privateFuel/],
+    [
+      'LTV above 100%',
+      { maxLtvBps: { privateFuel: 10_001, privateNewEnergy: 1, commercial: 1, used: 1 } },
+      PRODUCT_CODES.BAD_PARAMS,
+      /privateFuel/,
+    ],
     ['DTI above 100%', { maxDtiBps: 10_001 }, PRODUCT_CODES.BAD_PARAMS, /bps/],
     ['down payment above 100%', { minDownPaymentBps: 10_001 }, PRODUCT_CODES.BAD_PARAMS, /bps/],
     ['late fee share above 100%', { lateFeeKind: 'bps', lateFeeValue: 10_001n }, PRODUCT_CODES.BAD_PARAMS, /late fee/],
@@ -71,13 +115,18 @@ describe('product', () => {
       const r = expectRejected(c, L.lender, code, create(c, L.lender, over));
       expect(r.message).toMatch(msg);
       c.ok(L.lender, 'product', 'create', CreateArgs, productParams());
-      expectRejected(c, L.lender, code, () => c.send(L.lender, 'product', 'update', UpdateArgs, { id: 1n, params: productParams(over) }));
+      expectRejected(c, L.lender, code, () =>
+        c.send(L.lender, 'product', 'update', UpdateArgs, { id: 1n, params: productParams(over) }),
+      );
     });
   }
 
   it('refuses a malformed name at decoding', () => {
     const c = new TestChain();
-    expect(c.send(L.lender, 'product', 'create', CreateArgs, productParams(), { rawArgs: new Uint8Array([0x91, 0x01]) }).code).toBe('vm.BAD_ARGS');
+    expect(
+      c.send(L.lender, 'product', 'create', CreateArgs, productParams(), { rawArgs: new Uint8Array([0x91, 0x01]) })
+        .code,
+    ).toBe('vm.BAD_ARGS');
   });
 
   it('caps come from genesis', () => {
@@ -104,7 +153,11 @@ describe('product', () => {
   it(`a lender holds at most ${MAX_PRODUCTS_PER_LENDER} products`, () => {
     const c = new TestChain();
     for (let i = 0; i < MAX_PRODUCTS_PER_LENDER; i++) {
-      const r = c.vm.execute(c.state, c.block(), c.tx(L.lender, 'product', 'create', CreateArgs, productParams()), { txBytes: 300, txHash: new Uint8Array(32), signatureVerified: true });
+      const r = c.vm.execute(c.state, c.block(), c.tx(L.lender, 'product', 'create', CreateArgs, productParams()), {
+        txBytes: 300,
+        txHash: new Uint8Array(32),
+        signatureVerified: true,
+      });
       if (r.code !== 'OK') throw new Error(r.code);
     }
     expectRejected(c, L.lender2, PRODUCT_CODES.TOO_MANY_PRODUCTS, create(c, L.lender2));

@@ -2,8 +2,20 @@
 import { describe, it, expect } from 'vitest';
 import { TestChain, L, addr, expectRejected, GENESIS_TIME_MS } from '../helpers/vm.js';
 import {
-  validateVin, vinCheckDigit, loadVehicle, setLien, setOwner, setVehicleStatus, pledgeable, utcYear, views,
-  RegisterArgs, AppraiseArgs, TransferOwnershipArgs, SetStatusArgs, VEHICLE_CODES,
+  validateVin,
+  vinCheckDigit,
+  loadVehicle,
+  setLien,
+  setOwner,
+  setVehicleStatus,
+  pledgeable,
+  utcYear,
+  views,
+  RegisterArgs,
+  AppraiseArgs,
+  TransferOwnershipArgs,
+  SetStatusArgs,
+  VEHICLE_CODES,
 } from '../../src/vm/modules/vehicle.js';
 import type { Infer } from '../../src/core/codec.js';
 
@@ -34,7 +46,17 @@ const VIN = '1HGCM82633A004352';
 const VIN2 = 'JHMCM56557C404453';
 
 function reg(vin = VIN, over: Partial<Infer<typeof RegisterArgs>> = {}): Infer<typeof RegisterArgs> {
-  return { vin, make: 'Honda', model: 'Accord', modelYear: 2026, energy: 'fuel', use: 'private', condition: 'new', owner: addr(L.dealer), ...over };
+  return {
+    vin,
+    make: 'Honda',
+    model: 'Accord',
+    modelYear: 2026,
+    energy: 'fuel',
+    use: 'private',
+    condition: 'new',
+    owner: addr(L.dealer),
+    ...over,
+  };
 }
 
 function chainWithCar(): TestChain {
@@ -68,20 +90,50 @@ describe('vehicle', () => {
   it('a manufacturer registers a car; the registry holds every field', () => {
     const c = new TestChain();
     const r = c.ok(L.maker, 'vehicle', 'register', RegisterArgs, reg(VIN, { energy: 'newEnergy', use: 'commercial' }));
-    expect(r.events[0]).toMatchObject({ module: 'vehicle', type: 'registered', attrs: { vin: VIN, energy: 'newEnergy', use: 'commercial' } });
+    expect(r.events[0]).toMatchObject({
+      module: 'vehicle',
+      type: 'registered',
+      attrs: { vin: VIN, energy: 'newEnergy', use: 'commercial' },
+    });
     const v = loadVehicle(c.state, VIN);
-    expect(v).toMatchObject({ vin: VIN, make: 'Honda', model: 'Accord', modelYear: 2026, energy: 'newEnergy', use: 'commercial', condition: 'new', status: 'active', appraisal: null, lien: null });
+    expect(v).toMatchObject({
+      vin: VIN,
+      make: 'Honda',
+      model: 'Accord',
+      modelYear: 2026,
+      energy: 'newEnergy',
+      use: 'commercial',
+      condition: 'new',
+      status: 'active',
+      appraisal: null,
+      lien: null,
+    });
     expect(v?.owner).toEqual(addr(L.dealer));
-    expect(views.getVehicle(c.state, VIN)).toMatchObject({ vin: VIN, owner: Buffer.from(addr(L.dealer)).toString('hex'), lien: null });
+    expect(views.getVehicle(c.state, VIN)).toMatchObject({
+      vin: VIN,
+      owner: Buffer.from(addr(L.dealer)).toString('hex'),
+      lien: null,
+    });
     expect(views.getVehicle(c.state, VIN2)).toBeNull();
     expect(views.getVehicle(c.state, 'nonsense')).toBeNull();
   });
 
   it('a registrar registers a used car; a dealer and a registrar appraise', () => {
     const c = new TestChain();
-    c.ok(L.registrar, 'vehicle', 'register', RegisterArgs, reg(VIN2, { condition: 'used', modelYear: 2007, owner: addr(L.alice) }));
+    c.ok(
+      L.registrar,
+      'vehicle',
+      'register',
+      RegisterArgs,
+      reg(VIN2, { condition: 'used', modelYear: 2007, owner: addr(L.alice) }),
+    );
     c.ok(L.dealer, 'vehicle', 'appraise', AppraiseArgs, { vin: VIN2, asset: 'CNY', amount: 45_000_00n });
-    expect(loadVehicle(c.state, VIN2)?.appraisal).toEqual({ asset: 'CNY', amount: 45_000_00n, by: addr(L.dealer), atMs: c.timeMs });
+    expect(loadVehicle(c.state, VIN2)?.appraisal).toEqual({
+      asset: 'CNY',
+      amount: 45_000_00n,
+      by: addr(L.dealer),
+      atMs: c.timeMs,
+    });
     c.ok(L.registrar, 'vehicle', 'appraise', AppraiseArgs, { vin: VIN2, asset: 'CNY', amount: 44_000_00n });
     expect(loadVehicle(c.state, VIN2)?.appraisal?.amount).toBe(44_000_00n);
   });
@@ -91,7 +143,9 @@ describe('vehicle', () => {
     c.ok(L.dealer, 'vehicle', 'transferOwnership', TransferOwnershipArgs, { vin: VIN, to: addr(L.alice) });
     expect(loadVehicle(c.state, VIN)?.owner).toEqual(addr(L.alice));
     setLien(c.state, VIN, { loanId: 7n, lender: addr(L.lender), registeredAtMs: c.timeMs });
-    expectRejected(c, L.alice, VEHICLE_CODES.LIENED, () => c.send(L.alice, 'vehicle', 'transferOwnership', TransferOwnershipArgs, { vin: VIN, to: addr(L.bob) }));
+    expectRejected(c, L.alice, VEHICLE_CODES.LIENED, () =>
+      c.send(L.alice, 'vehicle', 'transferOwnership', TransferOwnershipArgs, { vin: VIN, to: addr(L.bob) }),
+    );
     setLien(c.state, VIN, null);
     c.ok(L.alice, 'vehicle', 'transferOwnership', TransferOwnershipArgs, { vin: VIN, to: addr(L.bob) });
     expect(loadVehicle(c.state, VIN)?.owner).toEqual(addr(L.bob));
@@ -115,62 +169,172 @@ describe('vehicle', () => {
     expect(r.events[0]).toMatchObject({ type: 'statusChanged', attrs: { from: 'active', to: 'stolen' } });
     c.ok(L.registrar, 'vehicle', 'setStatus', SetStatusArgs, { vin: VIN, status: 'active' });
     c.ok(L.registrar, 'vehicle', 'setStatus', SetStatusArgs, { vin: VIN, status: 'scrapped' });
-    expectRejected(c, L.registrar, VEHICLE_CODES.SCRAPPED, () => c.send(L.registrar, 'vehicle', 'setStatus', SetStatusArgs, { vin: VIN, status: 'active' }));
+    expectRejected(c, L.registrar, VEHICLE_CODES.SCRAPPED, () =>
+      c.send(L.registrar, 'vehicle', 'setStatus', SetStatusArgs, { vin: VIN, status: 'active' }),
+    );
   });
 
   const BAD_VIN = 'LSVAU033512345678';
-  const cases: { name: string; code: string; label: string; setup?: (c: TestChain) => void; send: (c: TestChain) => ReturnType<TestChain['send']> }[] = [
-    { name: 'register by a lender', code: VEHICLE_CODES.NOT_REGISTRANT, label: L.lender,
-      send: (c) => c.send(L.lender, 'vehicle', 'register', RegisterArgs, reg(VIN2)) },
-    { name: 'register by a non-member', code: VEHICLE_CODES.NOT_REGISTRANT, label: L.outsider,
-      send: (c) => c.send(L.outsider, 'vehicle', 'register', RegisterArgs, reg(VIN2)) },
-    { name: 'register with a wrong check digit', code: VEHICLE_CODES.BAD_VIN, label: L.maker,
-      send: (c) => c.send(L.maker, 'vehicle', 'register', RegisterArgs, reg(BAD_VIN)) },
-    { name: 'register with I/O/Q in the VIN', code: VEHICLE_CODES.BAD_VIN, label: L.maker,
-      send: (c) => c.send(L.maker, 'vehicle', 'register', RegisterArgs, reg('1M8GDM9AXKP0427O8')) },
-    { name: 'register with a short VIN', code: VEHICLE_CODES.BAD_VIN, label: L.maker,
-      send: (c) => c.send(L.maker, 'vehicle', 'register', RegisterArgs, reg('1M8GDM9AXKP04278')) },
-    { name: 'register a model year before 1981', code: VEHICLE_CODES.BAD_MODEL_YEAR, label: L.maker,
-      send: (c) => c.send(L.maker, 'vehicle', 'register', RegisterArgs, reg(VIN2, { modelYear: 1980 })) },
-    { name: 'register a model year more than 2 years ahead', code: VEHICLE_CODES.BAD_MODEL_YEAR, label: L.maker,
-      send: (c) => c.send(L.maker, 'vehicle', 'register', RegisterArgs, reg(VIN2, { modelYear: 2029 })) },
-    { name: 'register a VIN twice', code: VEHICLE_CODES.EXISTS, label: L.registrar,
-      send: (c) => c.send(L.registrar, 'vehicle', 'register', RegisterArgs, reg(VIN)) },
-    { name: 'appraise by a lender', code: VEHICLE_CODES.NOT_APPRAISER, label: L.lender,
-      send: (c) => c.send(L.lender, 'vehicle', 'appraise', AppraiseArgs, { vin: VIN, asset: 'CNY', amount: 1n }) },
-    { name: 'appraise a bad VIN', code: VEHICLE_CODES.BAD_VIN, label: L.dealer,
-      send: (c) => c.send(L.dealer, 'vehicle', 'appraise', AppraiseArgs, { vin: BAD_VIN, asset: 'CNY', amount: 1n }) },
-    { name: 'appraise an unregistered car', code: VEHICLE_CODES.NOT_FOUND, label: L.dealer,
-      send: (c) => c.send(L.dealer, 'vehicle', 'appraise', AppraiseArgs, { vin: VIN2, asset: 'CNY', amount: 1n }) },
-    { name: 'appraise in an unknown asset', code: VEHICLE_CODES.UNKNOWN_ASSET, label: L.dealer,
-      send: (c) => c.send(L.dealer, 'vehicle', 'appraise', AppraiseArgs, { vin: VIN, asset: 'EUR', amount: 1n }) },
-    { name: 'appraise at zero', code: VEHICLE_CODES.ZERO_AMOUNT, label: L.dealer,
-      send: (c) => c.send(L.dealer, 'vehicle', 'appraise', AppraiseArgs, { vin: VIN, asset: 'CNY', amount: 0n }) },
-    { name: 'transfer with a bad VIN', code: VEHICLE_CODES.BAD_VIN, label: L.dealer,
-      send: (c) => c.send(L.dealer, 'vehicle', 'transferOwnership', TransferOwnershipArgs, { vin: BAD_VIN, to: addr(L.alice) }) },
-    { name: 'transfer an unregistered car', code: VEHICLE_CODES.NOT_FOUND, label: L.dealer,
-      send: (c) => c.send(L.dealer, 'vehicle', 'transferOwnership', TransferOwnershipArgs, { vin: VIN2, to: addr(L.alice) }) },
-    { name: 'transfer by a non-owner', code: VEHICLE_CODES.NOT_OWNER, label: L.alice,
-      send: (c) => c.send(L.alice, 'vehicle', 'transferOwnership', TransferOwnershipArgs, { vin: VIN, to: addr(L.alice) }) },
-    { name: 'transfer of a liened car', code: VEHICLE_CODES.LIENED, label: L.dealer,
+  const cases: {
+    name: string;
+    code: string;
+    label: string;
+    setup?: (c: TestChain) => void;
+    send: (c: TestChain) => ReturnType<TestChain['send']>;
+  }[] = [
+    {
+      name: 'register by a lender',
+      code: VEHICLE_CODES.NOT_REGISTRANT,
+      label: L.lender,
+      send: (c) => c.send(L.lender, 'vehicle', 'register', RegisterArgs, reg(VIN2)),
+    },
+    {
+      name: 'register by a non-member',
+      code: VEHICLE_CODES.NOT_REGISTRANT,
+      label: L.outsider,
+      send: (c) => c.send(L.outsider, 'vehicle', 'register', RegisterArgs, reg(VIN2)),
+    },
+    {
+      name: 'register with a wrong check digit',
+      code: VEHICLE_CODES.BAD_VIN,
+      label: L.maker,
+      send: (c) => c.send(L.maker, 'vehicle', 'register', RegisterArgs, reg(BAD_VIN)),
+    },
+    {
+      name: 'register with I/O/Q in the VIN',
+      code: VEHICLE_CODES.BAD_VIN,
+      label: L.maker,
+      send: (c) => c.send(L.maker, 'vehicle', 'register', RegisterArgs, reg('1M8GDM9AXKP0427O8')),
+    },
+    {
+      name: 'register with a short VIN',
+      code: VEHICLE_CODES.BAD_VIN,
+      label: L.maker,
+      send: (c) => c.send(L.maker, 'vehicle', 'register', RegisterArgs, reg('1M8GDM9AXKP04278')),
+    },
+    {
+      name: 'register a model year before 1981',
+      code: VEHICLE_CODES.BAD_MODEL_YEAR,
+      label: L.maker,
+      send: (c) => c.send(L.maker, 'vehicle', 'register', RegisterArgs, reg(VIN2, { modelYear: 1980 })),
+    },
+    {
+      name: 'register a model year more than 2 years ahead',
+      code: VEHICLE_CODES.BAD_MODEL_YEAR,
+      label: L.maker,
+      send: (c) => c.send(L.maker, 'vehicle', 'register', RegisterArgs, reg(VIN2, { modelYear: 2029 })),
+    },
+    {
+      name: 'register a VIN twice',
+      code: VEHICLE_CODES.EXISTS,
+      label: L.registrar,
+      send: (c) => c.send(L.registrar, 'vehicle', 'register', RegisterArgs, reg(VIN)),
+    },
+    {
+      name: 'appraise by a lender',
+      code: VEHICLE_CODES.NOT_APPRAISER,
+      label: L.lender,
+      send: (c) => c.send(L.lender, 'vehicle', 'appraise', AppraiseArgs, { vin: VIN, asset: 'CNY', amount: 1n }),
+    },
+    {
+      name: 'appraise a bad VIN',
+      code: VEHICLE_CODES.BAD_VIN,
+      label: L.dealer,
+      send: (c) => c.send(L.dealer, 'vehicle', 'appraise', AppraiseArgs, { vin: BAD_VIN, asset: 'CNY', amount: 1n }),
+    },
+    {
+      name: 'appraise an unregistered car',
+      code: VEHICLE_CODES.NOT_FOUND,
+      label: L.dealer,
+      send: (c) => c.send(L.dealer, 'vehicle', 'appraise', AppraiseArgs, { vin: VIN2, asset: 'CNY', amount: 1n }),
+    },
+    {
+      name: 'appraise in an unknown asset',
+      code: VEHICLE_CODES.UNKNOWN_ASSET,
+      label: L.dealer,
+      send: (c) => c.send(L.dealer, 'vehicle', 'appraise', AppraiseArgs, { vin: VIN, asset: 'EUR', amount: 1n }),
+    },
+    {
+      name: 'appraise at zero',
+      code: VEHICLE_CODES.ZERO_AMOUNT,
+      label: L.dealer,
+      send: (c) => c.send(L.dealer, 'vehicle', 'appraise', AppraiseArgs, { vin: VIN, asset: 'CNY', amount: 0n }),
+    },
+    {
+      name: 'transfer with a bad VIN',
+      code: VEHICLE_CODES.BAD_VIN,
+      label: L.dealer,
+      send: (c) =>
+        c.send(L.dealer, 'vehicle', 'transferOwnership', TransferOwnershipArgs, { vin: BAD_VIN, to: addr(L.alice) }),
+    },
+    {
+      name: 'transfer an unregistered car',
+      code: VEHICLE_CODES.NOT_FOUND,
+      label: L.dealer,
+      send: (c) =>
+        c.send(L.dealer, 'vehicle', 'transferOwnership', TransferOwnershipArgs, { vin: VIN2, to: addr(L.alice) }),
+    },
+    {
+      name: 'transfer by a non-owner',
+      code: VEHICLE_CODES.NOT_OWNER,
+      label: L.alice,
+      send: (c) =>
+        c.send(L.alice, 'vehicle', 'transferOwnership', TransferOwnershipArgs, { vin: VIN, to: addr(L.alice) }),
+    },
+    {
+      name: 'transfer of a liened car',
+      code: VEHICLE_CODES.LIENED,
+      label: L.dealer,
       setup: (c) => setLien(c.state, VIN, { loanId: 1n, lender: addr(L.lender), registeredAtMs: c.timeMs }),
-      send: (c) => c.send(L.dealer, 'vehicle', 'transferOwnership', TransferOwnershipArgs, { vin: VIN, to: addr(L.alice) }) },
-    { name: 'transfer of a stolen car', code: VEHICLE_CODES.NOT_ACTIVE, label: L.dealer,
+      send: (c) =>
+        c.send(L.dealer, 'vehicle', 'transferOwnership', TransferOwnershipArgs, { vin: VIN, to: addr(L.alice) }),
+    },
+    {
+      name: 'transfer of a stolen car',
+      code: VEHICLE_CODES.NOT_ACTIVE,
+      label: L.dealer,
       setup: (c) => setVehicleStatus(c.state, VIN, 'stolen'),
-      send: (c) => c.send(L.dealer, 'vehicle', 'transferOwnership', TransferOwnershipArgs, { vin: VIN, to: addr(L.alice) }) },
-    { name: 'transfer to the current owner', code: VEHICLE_CODES.SAME_OWNER, label: L.dealer,
-      send: (c) => c.send(L.dealer, 'vehicle', 'transferOwnership', TransferOwnershipArgs, { vin: VIN, to: addr(L.dealer) }) },
-    { name: 'setStatus by a manufacturer', code: VEHICLE_CODES.NOT_REGISTRAR, label: L.maker,
-      send: (c) => c.send(L.maker, 'vehicle', 'setStatus', SetStatusArgs, { vin: VIN, status: 'seized' }) },
-    { name: 'setStatus with a bad VIN', code: VEHICLE_CODES.BAD_VIN, label: L.registrar,
-      send: (c) => c.send(L.registrar, 'vehicle', 'setStatus', SetStatusArgs, { vin: BAD_VIN, status: 'seized' }) },
-    { name: 'setStatus of an unregistered car', code: VEHICLE_CODES.NOT_FOUND, label: L.registrar,
-      send: (c) => c.send(L.registrar, 'vehicle', 'setStatus', SetStatusArgs, { vin: VIN2, status: 'seized' }) },
-    { name: 'setStatus to the same status', code: VEHICLE_CODES.SAME_STATUS, label: L.registrar,
-      send: (c) => c.send(L.registrar, 'vehicle', 'setStatus', SetStatusArgs, { vin: VIN, status: 'active' }) },
-    { name: 'setStatus of a scrapped car', code: VEHICLE_CODES.SCRAPPED, label: L.registrar,
+      send: (c) =>
+        c.send(L.dealer, 'vehicle', 'transferOwnership', TransferOwnershipArgs, { vin: VIN, to: addr(L.alice) }),
+    },
+    {
+      name: 'transfer to the current owner',
+      code: VEHICLE_CODES.SAME_OWNER,
+      label: L.dealer,
+      send: (c) =>
+        c.send(L.dealer, 'vehicle', 'transferOwnership', TransferOwnershipArgs, { vin: VIN, to: addr(L.dealer) }),
+    },
+    {
+      name: 'setStatus by a manufacturer',
+      code: VEHICLE_CODES.NOT_REGISTRAR,
+      label: L.maker,
+      send: (c) => c.send(L.maker, 'vehicle', 'setStatus', SetStatusArgs, { vin: VIN, status: 'seized' }),
+    },
+    {
+      name: 'setStatus with a bad VIN',
+      code: VEHICLE_CODES.BAD_VIN,
+      label: L.registrar,
+      send: (c) => c.send(L.registrar, 'vehicle', 'setStatus', SetStatusArgs, { vin: BAD_VIN, status: 'seized' }),
+    },
+    {
+      name: 'setStatus of an unregistered car',
+      code: VEHICLE_CODES.NOT_FOUND,
+      label: L.registrar,
+      send: (c) => c.send(L.registrar, 'vehicle', 'setStatus', SetStatusArgs, { vin: VIN2, status: 'seized' }),
+    },
+    {
+      name: 'setStatus to the same status',
+      code: VEHICLE_CODES.SAME_STATUS,
+      label: L.registrar,
+      send: (c) => c.send(L.registrar, 'vehicle', 'setStatus', SetStatusArgs, { vin: VIN, status: 'active' }),
+    },
+    {
+      name: 'setStatus of a scrapped car',
+      code: VEHICLE_CODES.SCRAPPED,
+      label: L.registrar,
       setup: (c) => setVehicleStatus(c.state, VIN, 'scrapped'),
-      send: (c) => c.send(L.registrar, 'vehicle', 'setStatus', SetStatusArgs, { vin: VIN, status: 'stolen' }) },
+      send: (c) => c.send(L.registrar, 'vehicle', 'setStatus', SetStatusArgs, { vin: VIN, status: 'stolen' }),
+    },
   ];
   for (const t of cases) {
     it(`rejects ${t.name} with ${t.code}, changing nothing but the nonce`, () => {
@@ -188,7 +352,15 @@ describe('vehicle', () => {
 
 describe('utcYear', () => {
   it('matches the calendar around year and leap boundaries, before and after the epoch', () => {
-    for (const [y, m, d] of [[1969, 11, 31], [1970, 0, 1], [1981, 0, 1], [2000, 1, 29], [2024, 11, 31], [2026, 10, 29], [2100, 2, 1]] as const) {
+    for (const [y, m, d] of [
+      [1969, 11, 31],
+      [1970, 0, 1],
+      [1981, 0, 1],
+      [2000, 1, 29],
+      [2024, 11, 31],
+      [2026, 10, 29],
+      [2100, 2, 1],
+    ] as const) {
       for (const delta of [0, 1, 86_399_999]) {
         const t = Date.UTC(y, m, d) + delta;
         expect(utcYear(BigInt(t)), new Date(t).toISOString()).toBe(new Date(t).getUTCFullYear());

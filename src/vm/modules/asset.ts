@@ -154,7 +154,8 @@ export function burn(state: KvWriter, asset: string, from: Uint8Array, amount: b
   assert(amount >= 0n, 'negative burn');
   if (!assetExists(state, asset)) return failure(ASSET_CODES.UNKNOWN_ASSET, `unknown asset ${asset}`);
   const bal = balanceOf(state, asset, from);
-  if (bal < amount) return failure(ASSET_CODES.INSUFFICIENT_FUNDS, `${hex(from)} holds ${bal} ${asset}, needs ${amount}`);
+  if (bal < amount)
+    return failure(ASSET_CODES.INSUFFICIENT_FUNDS, `${hex(from)} holds ${bal} ${asset}, needs ${amount}`);
   const supply = supplyOf(state, asset);
   assert(supply >= amount, 'supply below a balance', { asset });
   save(state, supplyKey(asset), u64, supply - amount);
@@ -168,7 +169,8 @@ const issue: OpDef<Infer<typeof IssueArgs>> = {
   args: IssueArgs,
   gasBase: 2_000n,
   run(ctx, a) {
-    if (!hasRole(ctx.state, ctx.sender, 'bank')) return failure(ASSET_CODES.NOT_BANK, 'only settlement-bank accounts issue');
+    if (!hasRole(ctx.state, ctx.sender, 'bank'))
+      return failure(ASSET_CODES.NOT_BANK, 'only settlement-bank accounts issue');
     if (a.amount === 0n) return failure(ASSET_CODES.ZERO_AMOUNT, 'amount must be positive');
     const r = mint(ctx.state, a.asset, a.to, a.amount);
     if (!r.ok) return r;
@@ -181,7 +183,8 @@ const redeem: OpDef<Infer<typeof RedeemArgs>> = {
   args: RedeemArgs,
   gasBase: 2_000n,
   run(ctx, a) {
-    if (!hasRole(ctx.state, ctx.sender, 'bank')) return failure(ASSET_CODES.NOT_BANK, 'only settlement-bank accounts redeem');
+    if (!hasRole(ctx.state, ctx.sender, 'bank'))
+      return failure(ASSET_CODES.NOT_BANK, 'only settlement-bank accounts redeem');
     if (a.amount === 0n) return failure(ASSET_CODES.ZERO_AMOUNT, 'amount must be positive');
     const r = burn(ctx.state, a.asset, ctx.sender, a.amount);
     if (!r.ok) return r;
@@ -195,10 +198,17 @@ const transferOp: OpDef<Infer<typeof TransferArgs>> = {
   gasBase: 1_000n,
   run(ctx, a) {
     if (a.amount === 0n) return failure(ASSET_CODES.ZERO_AMOUNT, 'amount must be positive');
-    if (equalBytes(a.to, ctx.sender)) return failure(ASSET_CODES.SELF_TRANSFER, 'sender and recipient are the same account');
+    if (equalBytes(a.to, ctx.sender))
+      return failure(ASSET_CODES.SELF_TRANSFER, 'sender and recipient are the same account');
     const r = transfer(ctx.state, a.asset, ctx.sender, a.to, a.amount);
     if (!r.ok) return r;
-    ctx.emit('transferred', { asset: a.asset, from: hex(ctx.sender), to: hex(a.to), amount: a.amount.toString(), memo: a.memo });
+    ctx.emit('transferred', {
+      asset: a.asset,
+      from: hex(ctx.sender),
+      to: hex(a.to),
+      amount: a.amount.toString(),
+      memo: a.memo,
+    });
     return OK;
   },
 };

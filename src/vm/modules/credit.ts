@@ -6,7 +6,7 @@ import type { KvReader, KvWriter } from '../../state/kv.js';
 import { stateKey, load, save, memoByBytes, MAX_RECORD_BYTES } from '../store.js';
 import { OK, failure, type Module, type OpDef } from '../types.js';
 import { addressSchema, assetCodeSchema, hex } from '../util.js';
-import { hasRole, memberOfAccount, loadBorrower } from './member.js';
+import { memberOfAccount, loadBorrower } from './member.js';
 import { assetExists } from './asset.js';
 
 export const CREDIT_CODES = {
@@ -68,7 +68,8 @@ export type HistoryKind = keyof CreditHistory;
 const ConsentListSchema = list(str({ max: 32 }), { max: MAX_CONSENTS });
 
 const attKey = (borrower: Uint8Array): Uint8Array => stateKey('credit', 'att', borrower);
-const consentKey = (borrower: Uint8Array, lenderMember: string): Uint8Array => stateKey('credit', 'consent', borrower, lenderMember);
+const consentKey = (borrower: Uint8Array, lenderMember: string): Uint8Array =>
+  stateKey('credit', 'consent', borrower, lenderMember);
 const consentListKey = (borrower: Uint8Array): Uint8Array => stateKey('credit', 'consents', borrower);
 const historyKey = memoByBytes((borrower) => stateKey('credit', 'hist', borrower));
 
@@ -156,18 +157,31 @@ const attest: OpDef<Infer<typeof AttestArgs>> = {
   gasBase: 3_000n,
   run(ctx, a) {
     const bureau = memberOfAccount(ctx.state, ctx.sender);
-    if (bureau === null || !bureau.roles.includes('bureau')) return failure(CREDIT_CODES.NOT_BUREAU, 'only credit-bureau accounts attest');
-    if (loadBorrower(ctx.state, a.borrower) === null) return failure(CREDIT_CODES.UNKNOWN_BORROWER, `${hex(a.borrower)} is not an onboarded borrower`);
-    if (a.score < SCORE_MIN || a.score > SCORE_MAX) return failure(CREDIT_CODES.BAD_SCORE, `score ${a.score} outside ${SCORE_MIN}..${SCORE_MAX}`);
-    if (!assetExists(ctx.state, a.currency)) return failure(CREDIT_CODES.UNKNOWN_ASSET, `unknown currency ${a.currency}`);
-    if (a.issuedAtMs > ctx.block.timeMs) return failure(CREDIT_CODES.FUTURE_ISSUE, `issued at ${a.issuedAtMs}, after block time ${ctx.block.timeMs}`);
-    if (a.expiresAtMs <= ctx.block.timeMs) return failure(CREDIT_CODES.BAD_EXPIRY, `expiry ${a.expiresAtMs} is not after block time ${ctx.block.timeMs}`);
+    if (bureau === null || !bureau.roles.includes('bureau'))
+      return failure(CREDIT_CODES.NOT_BUREAU, 'only credit-bureau accounts attest');
+    if (loadBorrower(ctx.state, a.borrower) === null)
+      return failure(CREDIT_CODES.UNKNOWN_BORROWER, `${hex(a.borrower)} is not an onboarded borrower`);
+    if (a.score < SCORE_MIN || a.score > SCORE_MAX)
+      return failure(CREDIT_CODES.BAD_SCORE, `score ${a.score} outside ${SCORE_MIN}..${SCORE_MAX}`);
+    if (!assetExists(ctx.state, a.currency))
+      return failure(CREDIT_CODES.UNKNOWN_ASSET, `unknown currency ${a.currency}`);
+    if (a.issuedAtMs > ctx.block.timeMs)
+      return failure(CREDIT_CODES.FUTURE_ISSUE, `issued at ${a.issuedAtMs}, after block time ${ctx.block.timeMs}`);
+    if (a.expiresAtMs <= ctx.block.timeMs)
+      return failure(CREDIT_CODES.BAD_EXPIRY, `expiry ${a.expiresAtMs} is not after block time ${ctx.block.timeMs}`);
     // The newest attestation replaces the previous one: lenders underwrite on the latest bureau view.
     save(ctx.state, attKey(a.borrower), AttestationSchema, {
-      ...a, bureau: ctx.sender, bureauMember: bureau.id, recordedAtMs: ctx.block.timeMs,
+      ...a,
+      bureau: ctx.sender,
+      bureauMember: bureau.id,
+      recordedAtMs: ctx.block.timeMs,
     });
     ctx.emit('attested', {
-      borrower: hex(a.borrower), bureau: hex(ctx.sender), bureauMember: bureau.id, score: String(a.score), band: a.band,
+      borrower: hex(a.borrower),
+      bureau: hex(ctx.sender),
+      bureauMember: bureau.id,
+      score: String(a.score),
+      band: a.band,
       expiresAtMs: a.expiresAtMs.toString(),
     });
     return OK;
@@ -182,20 +196,34 @@ const consent: OpDef<Infer<typeof ConsentArgs>> = {
   args: ConsentArgs,
   gasBase: 2_000n,
   run(ctx, a) {
-    if (loadBorrower(ctx.state, ctx.sender) === null) return failure(CREDIT_CODES.NOT_BORROWER, 'only onboarded borrowers grant consent');
+    if (loadBorrower(ctx.state, ctx.sender) === null)
+      return failure(CREDIT_CODES.NOT_BORROWER, 'only onboarded borrowers grant consent');
     const lender = memberOfAccount(ctx.state, a.lender);
-    if (lender === null || !lender.roles.includes('lender')) return failure(CREDIT_CODES.NOT_LENDER, `${hex(a.lender)} is not a lender account`);
-    if (a.expiresAtMs <= ctx.block.timeMs) return failure(CREDIT_CODES.BAD_EXPIRY, `expiry ${a.expiresAtMs} is not after block time ${ctx.block.timeMs}`);
+    if (lender === null || !lender.roles.includes('lender'))
+      return failure(CREDIT_CODES.NOT_LENDER, `${hex(a.lender)} is not a lender account`);
+    if (a.expiresAtMs <= ctx.block.timeMs)
+      return failure(CREDIT_CODES.BAD_EXPIRY, `expiry ${a.expiresAtMs} is not after block time ${ctx.block.timeMs}`);
     const lenders = loadConsentList(ctx.state, ctx.sender);
     if (!lenders.includes(lender.id)) {
-      if (lenders.length >= MAX_CONSENTS) return failure(CREDIT_CODES.TOO_MANY_CONSENTS, `at most ${MAX_CONSENTS} lenders`);
+      if (lenders.length >= MAX_CONSENTS)
+        return failure(CREDIT_CODES.TOO_MANY_CONSENTS, `at most ${MAX_CONSENTS} lenders`);
       lenders.push(lender.id);
       save(ctx.state, consentListKey(ctx.sender), ConsentListSchema, lenders.sort());
     }
     save(ctx.state, consentKey(ctx.sender, lender.id), ConsentSchema, {
-      borrower: ctx.sender, lenderMember: lender.id, purpose: a.purpose, grantedAtMs: ctx.block.timeMs, expiresAtMs: a.expiresAtMs, revokedAtMs: null,
+      borrower: ctx.sender,
+      lenderMember: lender.id,
+      purpose: a.purpose,
+      grantedAtMs: ctx.block.timeMs,
+      expiresAtMs: a.expiresAtMs,
+      revokedAtMs: null,
     });
-    ctx.emit('consentGranted', { borrower: hex(ctx.sender), lender: lender.id, purpose: a.purpose, expiresAtMs: a.expiresAtMs.toString() });
+    ctx.emit('consentGranted', {
+      borrower: hex(ctx.sender),
+      lender: lender.id,
+      purpose: a.purpose,
+      expiresAtMs: a.expiresAtMs.toString(),
+    });
     return OK;
   },
 };
@@ -206,7 +234,8 @@ const revokeConsent: OpDef<Infer<typeof RevokeConsentArgs>> = {
   run(ctx, a) {
     const lender = memberOfAccount(ctx.state, a.lender);
     const c = lender === null ? null : loadConsent(ctx.state, ctx.sender, lender.id);
-    if (lender === null || c === null) return failure(CREDIT_CODES.NO_CONSENT, `no active consent for ${hex(a.lender)}`);
+    if (lender === null || c === null)
+      return failure(CREDIT_CODES.NO_CONSENT, `no active consent for ${hex(a.lender)}`);
     // Kept with its revocation time, so the record shows when the lender's access ended.
     save(ctx.state, consentKey(ctx.sender, lender.id), ConsentSchema, { ...c, revokedAtMs: ctx.block.timeMs });
     ctx.emit('consentRevoked', { borrower: hex(ctx.sender), lender: lender.id });
@@ -233,14 +262,28 @@ function getCredit(state: KvReader, address: Uint8Array): CreditView {
   const consents = loadConsentList(state, address).map((lenderId) => {
     const c = load(state, consentKey(address, lenderId), ConsentSchema);
     assert(c !== undefined, 'consent list names a missing consent', { lenderId });
-    return { lender: c.lenderMember, purpose: c.purpose, grantedAtMs: c.grantedAtMs.toString(), expiresAtMs: c.expiresAtMs.toString(), revokedAtMs: c.revokedAtMs?.toString() ?? null };
+    return {
+      lender: c.lenderMember,
+      purpose: c.purpose,
+      grantedAtMs: c.grantedAtMs.toString(),
+      expiresAtMs: c.expiresAtMs.toString(),
+      revokedAtMs: c.revokedAtMs?.toString() ?? null,
+    };
   });
   return {
     address: hex(address),
     attestation: att && {
-      borrower: hex(att.borrower), bureau: hex(att.bureau), bureauMember: att.bureauMember, score: String(att.score), band: att.band,
-      currency: att.currency, grossMonthlyIncome: att.grossMonthlyIncome.toString(), outsideMonthlyDebt: att.outsideMonthlyDebt.toString(),
-      issuedAtMs: att.issuedAtMs.toString(), expiresAtMs: att.expiresAtMs.toString(), recordedAtMs: att.recordedAtMs.toString(),
+      borrower: hex(att.borrower),
+      bureau: hex(att.bureau),
+      bureauMember: att.bureauMember,
+      score: String(att.score),
+      band: att.band,
+      currency: att.currency,
+      grossMonthlyIncome: att.grossMonthlyIncome.toString(),
+      outsideMonthlyDebt: att.outsideMonthlyDebt.toString(),
+      issuedAtMs: att.issuedAtMs.toString(),
+      expiresAtMs: att.expiresAtMs.toString(),
+      recordedAtMs: att.recordedAtMs.toString(),
     },
     consents,
     history: loadHistory(state, address),

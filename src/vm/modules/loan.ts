@@ -1,15 +1,40 @@
 // loan: applications underwritten in the same tx, funding with a lien, repayments, assignment, due-date processing
 // (late fees, penalty interest, days-past-due buckets, default), repossession and sale. Rules: docs/vm-loan.md.
 import { struct, str, u16, u32, u64, list, oneOf, optional, encode, decode, type Infer } from '../../core/codec.js';
-import { allocBytes, equalBytes, fromHex, readU16BE, readU32BE, readU64BE, writeU16BE, writeU32BE, writeU64BE } from '../../core/bytes.js';
+import {
+  allocBytes,
+  equalBytes,
+  fromHex,
+  readU16BE,
+  readU32BE,
+  readU64BE,
+  writeU16BE,
+  writeU32BE,
+  writeU64BE,
+} from '../../core/bytes.js';
 import { assert } from '../../core/errors.js';
 import { KeyBytes, Overlay, type KvReader, type KvWriter } from '../../state/kv.js';
 import { stateKey, load, save, padded, memoById, internAddress, MAX_RECORD_BYTES } from '../store.js';
 import { OK, failure, type BlockStepContext, type Genesis, type Module, type OpDef, type OpResult } from '../types.js';
 import { addressSchema, assetCodeSchema, decimal, hex, page } from '../util.js';
 import {
-  buildSchedule, firstInstallmentAmount, dayOfMs, daysPastDue, DAILY_RATE_DENOMINATOR, DPD_BUCKETS, DPD_BUCKET_STARTS, dpdBucket,
-  addBig, isoDate, MAX_TERM_MONTHS, maxBig, minBig, REPAYMENT_METHODS, roundHalfUp, subBig, type Installment,
+  buildSchedule,
+  firstInstallmentAmount,
+  dayOfMs,
+  daysPastDue,
+  DAILY_RATE_DENOMINATOR,
+  DPD_BUCKETS,
+  DPD_BUCKET_STARTS,
+  dpdBucket,
+  addBig,
+  isoDate,
+  MAX_TERM_MONTHS,
+  maxBig,
+  minBig,
+  REPAYMENT_METHODS,
+  roundHalfUp,
+  subBig,
+  type Installment,
 } from '../money.js';
 import { aprForBand, loadCaps, loadProduct, type Product } from './product.js';
 import { memberOfAccount, loadBorrower } from './member.js';
@@ -188,8 +213,17 @@ export type Loan = LoanTerms & LoanState;
 // accruedDay u32, wakeDay u32, then 14 u64: the amounts below in U64_FIELDS order and the three times (0 if absent).
 const STATE_VERSION = 1;
 const U64_FIELDS = [
-  'interestFallenDue', 'principalFallenDue', 'interestPaid', 'principalPaid', 'advance', 'firstUnpaidCum', 'feeCum',
-  'feesCharged', 'feesPaid', 'penaltyWhole', 'penaltyPaid',
+  'interestFallenDue',
+  'principalFallenDue',
+  'interestPaid',
+  'principalPaid',
+  'advance',
+  'firstUnpaidCum',
+  'feeCum',
+  'feesCharged',
+  'feesPaid',
+  'penaltyWhole',
+  'penaltyPaid',
 ] as const;
 const TIME_FIELDS = ['defaultedAtMs', 'repossessedAtMs', 'closedAtMs'] as const;
 const STATE_HEAD_BYTES = 22;
@@ -247,12 +281,27 @@ export function decodeLoanState(b: Uint8Array): LoanState {
   checkLoanState(b);
   const flags = b[3]!;
   return {
-    status: LOAN_STATUSES[b[1]!]!, bucket: b[2]!, dueCount: readU16BE(b, 4), firstUnpaid: readU16BE(b, 6),
-    feeCursor: readU16BE(b, 8), penaltyFrac: readU32BE(b, 10), accruedDay: readU32BE(b, 14), wakeDay: readU32BE(b, 18),
-    interestFallenDue: readU64BE(b, 22), principalFallenDue: readU64BE(b, 30), interestPaid: readU64BE(b, 38),
-    principalPaid: readU64BE(b, 46), advance: readU64BE(b, 54), firstUnpaidCum: readU64BE(b, 62), feeCum: readU64BE(b, 70),
-    feesCharged: readU64BE(b, 78), feesPaid: readU64BE(b, 86), penaltyWhole: readU64BE(b, 94), penaltyPaid: readU64BE(b, 102),
-    defaultedAtMs: flags & 1 ? readU64BE(b, 110) : null, repossessedAtMs: flags & 2 ? readU64BE(b, 118) : null,
+    status: LOAN_STATUSES[b[1]!]!,
+    bucket: b[2]!,
+    dueCount: readU16BE(b, 4),
+    firstUnpaid: readU16BE(b, 6),
+    feeCursor: readU16BE(b, 8),
+    penaltyFrac: readU32BE(b, 10),
+    accruedDay: readU32BE(b, 14),
+    wakeDay: readU32BE(b, 18),
+    interestFallenDue: readU64BE(b, 22),
+    principalFallenDue: readU64BE(b, 30),
+    interestPaid: readU64BE(b, 38),
+    principalPaid: readU64BE(b, 46),
+    advance: readU64BE(b, 54),
+    firstUnpaidCum: readU64BE(b, 62),
+    feeCum: readU64BE(b, 70),
+    feesCharged: readU64BE(b, 78),
+    feesPaid: readU64BE(b, 86),
+    penaltyWhole: readU64BE(b, 94),
+    penaltyPaid: readU64BE(b, 102),
+    defaultedAtMs: flags & 1 ? readU64BE(b, 110) : null,
+    repossessedAtMs: flags & 2 ? readU64BE(b, 118) : null,
     closedAtMs: flags & 4 ? readU64BE(b, 126) : null,
   };
 }
@@ -265,11 +314,22 @@ export const ApplyArgs = struct('loan.apply', [
   ['termMonths', u16],
 ] as const);
 export const FundArgs = struct('loan.fund', [['applicationId', u64]] as const);
-export const RepayArgs = struct('loan.repay', [['loanId', u64], ['amount', u64]] as const);
-export const AssignArgs = struct('loan.assign', [['loanId', u64], ['to', addressSchema], ['price', u64]] as const);
+export const RepayArgs = struct('loan.repay', [
+  ['loanId', u64],
+  ['amount', u64],
+] as const);
+export const AssignArgs = struct('loan.assign', [
+  ['loanId', u64],
+  ['to', addressSchema],
+  ['price', u64],
+] as const);
 export const AcceptAssignmentArgs = struct('loan.acceptAssignment', [['loanId', u64]] as const);
 export const RepossessArgs = struct('loan.repossess', [['loanId', u64]] as const);
-export const RecordSaleArgs = struct('loan.recordSale', [['loanId', u64], ['buyer', addressSchema], ['proceeds', u64]] as const);
+export const RecordSaleArgs = struct('loan.recordSale', [
+  ['loanId', u64],
+  ['buyer', addressSchema],
+  ['proceeds', u64],
+] as const);
 
 // ---- state keys ----
 const countKey = (): Uint8Array => stateKey('loan', 'count');
@@ -293,8 +353,12 @@ interface LoanKeys {
 const loanKeys = memoById((id): LoanKeys => {
   const p = padded(id);
   return {
-    terms: KeyBytes.lasting(stateKey('loan', 'l', p)), state: KeyBytes.lasting(stateKey('loan', 's', p)),
-    sched: KeyBytes.lasting(stateKey('loan', 'sched', p)), idText: String(id), rawTerms: undefined, decoded: undefined,
+    terms: KeyBytes.lasting(stateKey('loan', 'l', p)),
+    state: KeyBytes.lasting(stateKey('loan', 's', p)),
+    sched: KeyBytes.lasting(stateKey('loan', 'sched', p)),
+    idText: String(id),
+    rawTerms: undefined,
+    decoded: undefined,
   };
 }, LOAN_KEYS_MEMO);
 /** A loan id as event text (memoised with the loan's keys: every repayment and due step names its loan). */
@@ -320,7 +384,10 @@ interface DueDayKeys {
   readonly count: Uint8Array;
   readonly chunks: Uint8Array[];
 }
-const dueDayKeys = memoById((day: number): DueDayKeys => ({ count: stateKey('loan', 'due', padded(day, 8), 'count'), chunks: [] }), DUE_DAYS_MEMO);
+const dueDayKeys = memoById(
+  (day: number): DueDayKeys => ({ count: stateKey('loan', 'due', padded(day, 8), 'count'), chunks: [] }),
+  DUE_DAYS_MEMO,
+);
 const dueCountKey = (day: number): Uint8Array => dueDayKeys(day).count;
 /** Chunk `c` of a day's due list: entries c·DUE_CHUNK .. c·DUE_CHUNK + DUE_CHUNK − 1. Exported for tests. */
 export function dueChunkKey(day: number, c: number): Uint8Array {
@@ -338,7 +405,10 @@ export function dueChunkKey(day: number, c: number): Uint8Array {
  */
 export const DUE_CHUNK = 16;
 
-const CursorSchema = struct('DueCursor', [['day', u32], ['index', u32]] as const);
+const CursorSchema = struct('DueCursor', [
+  ['day', u32],
+  ['index', u32],
+] as const);
 
 export function loadApplication(state: KvReader, id: bigint): Application | null {
   return load(state, appKey(id), ApplicationSchema) ?? null;
@@ -373,28 +443,75 @@ export function loadLoan(state: KvReader, id: bigint): Loan | null {
   // Spelled out rather than spread, and the state decoded straight into it: one literal gives the 40-field loan a
   // fixed shape (fast field access in the whole module) and allocates one object (same fields as decodeLoanState).
   return {
-    id: t.id, productId: t.productId, lenderMember: t.lenderMember, lender: t.lender, borrower: t.borrower, vin: t.vin,
-    asset: t.asset, principal: t.principal, aprBps: t.aprBps, method: t.method, termMonths: t.termMonths,
-    installment: t.installment, graceDays: t.graceDays, lateFeeKind: t.lateFeeKind, lateFeeValue: t.lateFeeValue,
-    penaltyUpliftBps: t.penaltyUpliftBps, defaultDays: t.defaultDays, fundedAtMs: t.fundedAtMs, fundedDay: t.fundedDay,
-    offer: t.offer && { ...t.offer }, sale: t.sale && { ...t.sale },
-    status: LOAN_STATUSES[b[1]!]!, bucket: b[2]!, dueCount: readU16BE(b, 4), interestFallenDue: readU64BE(b, 22),
-    principalFallenDue: readU64BE(b, 30), interestPaid: readU64BE(b, 38), principalPaid: readU64BE(b, 46),
-    advance: readU64BE(b, 54), firstUnpaid: readU16BE(b, 6), firstUnpaidCum: readU64BE(b, 62), feeCursor: readU16BE(b, 8),
-    feeCum: readU64BE(b, 70), feesCharged: readU64BE(b, 78), feesPaid: readU64BE(b, 86), penaltyWhole: readU64BE(b, 94),
-    penaltyFrac: readU32BE(b, 10), penaltyPaid: readU64BE(b, 102), accruedDay: readU32BE(b, 14), wakeDay: readU32BE(b, 18),
-    defaultedAtMs: flags & 1 ? readU64BE(b, 110) : null, repossessedAtMs: flags & 2 ? readU64BE(b, 118) : null,
+    id: t.id,
+    productId: t.productId,
+    lenderMember: t.lenderMember,
+    lender: t.lender,
+    borrower: t.borrower,
+    vin: t.vin,
+    asset: t.asset,
+    principal: t.principal,
+    aprBps: t.aprBps,
+    method: t.method,
+    termMonths: t.termMonths,
+    installment: t.installment,
+    graceDays: t.graceDays,
+    lateFeeKind: t.lateFeeKind,
+    lateFeeValue: t.lateFeeValue,
+    penaltyUpliftBps: t.penaltyUpliftBps,
+    defaultDays: t.defaultDays,
+    fundedAtMs: t.fundedAtMs,
+    fundedDay: t.fundedDay,
+    offer: t.offer && { ...t.offer },
+    sale: t.sale && { ...t.sale },
+    status: LOAN_STATUSES[b[1]!]!,
+    bucket: b[2]!,
+    dueCount: readU16BE(b, 4),
+    interestFallenDue: readU64BE(b, 22),
+    principalFallenDue: readU64BE(b, 30),
+    interestPaid: readU64BE(b, 38),
+    principalPaid: readU64BE(b, 46),
+    advance: readU64BE(b, 54),
+    firstUnpaid: readU16BE(b, 6),
+    firstUnpaidCum: readU64BE(b, 62),
+    feeCursor: readU16BE(b, 8),
+    feeCum: readU64BE(b, 70),
+    feesCharged: readU64BE(b, 78),
+    feesPaid: readU64BE(b, 86),
+    penaltyWhole: readU64BE(b, 94),
+    penaltyFrac: readU32BE(b, 10),
+    penaltyPaid: readU64BE(b, 102),
+    accruedDay: readU32BE(b, 14),
+    wakeDay: readU32BE(b, 18),
+    defaultedAtMs: flags & 1 ? readU64BE(b, 110) : null,
+    repossessedAtMs: flags & 2 ? readU64BE(b, 118) : null,
     closedAtMs: flags & 4 ? readU64BE(b, 126) : null,
   };
 }
 
 function termsOf(l: Loan): LoanTerms {
   return {
-    id: l.id, productId: l.productId, lenderMember: l.lenderMember, lender: l.lender, borrower: l.borrower, vin: l.vin,
-    asset: l.asset, principal: l.principal, aprBps: l.aprBps, method: l.method, termMonths: l.termMonths,
-    installment: l.installment, graceDays: l.graceDays, lateFeeKind: l.lateFeeKind, lateFeeValue: l.lateFeeValue,
-    penaltyUpliftBps: l.penaltyUpliftBps, defaultDays: l.defaultDays, fundedAtMs: l.fundedAtMs, fundedDay: l.fundedDay,
-    offer: l.offer, sale: l.sale,
+    id: l.id,
+    productId: l.productId,
+    lenderMember: l.lenderMember,
+    lender: l.lender,
+    borrower: l.borrower,
+    vin: l.vin,
+    asset: l.asset,
+    principal: l.principal,
+    aprBps: l.aprBps,
+    method: l.method,
+    termMonths: l.termMonths,
+    installment: l.installment,
+    graceDays: l.graceDays,
+    lateFeeKind: l.lateFeeKind,
+    lateFeeValue: l.lateFeeValue,
+    penaltyUpliftBps: l.penaltyUpliftBps,
+    defaultDays: l.defaultDays,
+    fundedAtMs: l.fundedAtMs,
+    fundedDay: l.fundedDay,
+    offer: l.offer,
+    sale: l.sale,
   };
 }
 
@@ -406,8 +523,11 @@ function saveLoan(state: KvWriter, loan: Loan, opts: { terms: boolean } = { term
     const keys = loanKeys(loan.id);
     keys.rawTerms = raw;
     keys.decoded = {
-      ...terms, borrower: internAddress(terms.borrower), lender: internAddress(terms.lender),
-      offer: terms.offer && { ...terms.offer }, sale: terms.sale && { ...terms.sale },
+      ...terms,
+      borrower: internAddress(terms.borrower),
+      lender: internAddress(terms.lender),
+      offer: terms.offer && { ...terms.offer },
+      sale: terms.sale && { ...terms.sale },
     };
     state.set(keys.terms, raw);
   }
@@ -461,7 +581,9 @@ export function loadSchedule(state: KvReader, id: bigint): Installment[] {
 // ---- derived balances ----
 
 export function penaltyAccrued(l: Loan): bigint {
-  return l.penaltyFrac === 0 ? l.penaltyWhole : l.penaltyWhole + (2n * BigInt(l.penaltyFrac) >= DAILY_RATE_DENOMINATOR ? 1n : 0n);
+  return l.penaltyFrac === 0
+    ? l.penaltyWhole
+    : l.penaltyWhole + (2n * BigInt(l.penaltyFrac) >= DAILY_RATE_DENOMINATOR ? 1n : 0n);
 }
 
 export interface Balances {
@@ -482,7 +604,9 @@ export function balancesOf(l: Loan): Balances {
   const interestDue = subBig(l.interestFallenDue, l.interestPaid);
   const principalDue = maxBig(0n, subBig(l.principalFallenDue, l.principalPaid));
   const principalOutstanding = subBig(l.principal, l.principalPaid);
-  const payoff = CLOSED.has(l.status) ? 0n : subBig(addBig(addBig(addBig(penaltyDue, feesDue), interestDue), principalOutstanding), l.advance);
+  const payoff = CLOSED.has(l.status)
+    ? 0n
+    : subBig(addBig(addBig(addBig(penaltyDue, feesDue), interestDue), principalOutstanding), l.advance);
   if (!(penaltyDue >= 0n && feesDue >= 0n && interestDue >= 0n && principalOutstanding >= 0n && payoff >= 0n)) {
     assert(false, 'loan balances out of range', { id: String(l.id) });
   }
@@ -506,7 +630,10 @@ interface Env {
  */
 class LoanRun {
   private sched: Uint8Array | undefined;
-  constructor(readonly env: Env, readonly loan: Loan) {}
+  constructor(
+    readonly env: Env,
+    readonly loan: Loan,
+  ) {}
 
   /** The stored schedule, with installment `k` checked to be in it. */
   private schedFor(k: number): Uint8Array {
@@ -686,7 +813,12 @@ function updateDelinquency(r: LoanRun): void {
   const dpd = daysPastDue(oldestUnpaidDueDay(r), r.env.today);
   const bucket = DPD_BUCKETS.indexOf(dpdBucket(dpd));
   if (bucket !== l.bucket) {
-    r.env.sink.emit('delinquency', { ...r.ids(), from: DPD_BUCKETS[l.bucket] ?? '?', to: DPD_BUCKETS[bucket] ?? '?', dpd: String(dpd) });
+    r.env.sink.emit('delinquency', {
+      ...r.ids(),
+      from: DPD_BUCKETS[l.bucket] ?? '?',
+      to: DPD_BUCKETS[bucket] ?? '?',
+      dpd: String(dpd),
+    });
     l.bucket = bucket;
   }
   if (l.status === 'defaulted') return;
@@ -782,7 +914,11 @@ function closeLoan(r: LoanRun, status: 'paidOff' | 'sold'): void {
   }
 }
 
-function envOf(ctx: { state: KvWriter; block: { timeMs: bigint }; emit(type: string, attrs: Record<string, string>): void }): Env {
+function envOf(ctx: {
+  state: KvWriter;
+  block: { timeMs: bigint };
+  emit(type: string, attrs: Record<string, string>): void;
+}): Env {
   return { state: ctx.state, nowMs: ctx.block.timeMs, today: dayOfMs(ctx.block.timeMs), sink: ctx };
 }
 
@@ -798,7 +934,12 @@ export function vehicleClass(v: Vehicle): VehicleClass {
 
 function capLtvBps(state: KvReader, c: VehicleClass): number {
   const caps = loadCaps(state);
-  return { privateFuel: caps.ltvBpsPrivateFuel, privateNewEnergy: caps.ltvBpsPrivateNewEnergy, commercial: caps.ltvBpsCommercial, used: caps.ltvBpsUsed }[c];
+  return {
+    privateFuel: caps.ltvBpsPrivateFuel,
+    privateNewEnergy: caps.ltvBpsPrivateNewEnergy,
+    commercial: caps.ltvBpsCommercial,
+    used: caps.ltvBpsUsed,
+  }[c];
 }
 
 interface Underwriting {
@@ -808,7 +949,13 @@ interface Underwriting {
 }
 
 /** Every rule of the product and the caps, evaluated in full: the result lists every failure. */
-export function underwrite(state: KvReader, nowMs: bigint, borrower: Uint8Array, p: Product, a: Infer<typeof ApplyArgs>): Underwriting {
+export function underwrite(
+  state: KvReader,
+  nowMs: bigint,
+  borrower: Uint8Array,
+  p: Product,
+  a: Infer<typeof ApplyArgs>,
+): Underwriting {
   const reasons: RejectionReason[] = [];
   const q = p.params;
   const principal = a.price - a.downPayment;
@@ -870,23 +1017,42 @@ const apply: OpDef<Infer<typeof ApplyArgs>> = {
   run(ctx, a) {
     const p = loadProduct(ctx.state, a.productId);
     if (p === null) return failure(LOAN_CODES.PRODUCT_NOT_FOUND, `no product ${a.productId}`);
-    if (a.price === 0n || a.downPayment >= a.price) return failure(LOAN_CODES.BAD_AMOUNT, 'price must be positive and above the down payment');
+    if (a.price === 0n || a.downPayment >= a.price)
+      return failure(LOAN_CODES.BAD_AMOUNT, 'price must be positive and above the down payment');
     const u = underwrite(ctx.state, ctx.block.timeMs, ctx.sender, p, a);
     const id = loadU64(ctx.state, countKey()) + 1n;
     save(ctx.state, countKey(), u64, id);
     const app: Application = {
-      id, productId: p.id, lenderMember: p.lenderMember, borrower: ctx.sender, vin: a.vin, asset: p.params.currency,
-      price: a.price, downPayment: a.downPayment, principal: a.price - a.downPayment, termMonths: a.termMonths,
-      aprBps: u.aprBps, installment: u.installment, status: u.reasons.length === 0 ? 'approved' : 'rejected',
-      reasons: u.reasons, appliedAtMs: ctx.block.timeMs, fundedAtMs: null,
+      id,
+      productId: p.id,
+      lenderMember: p.lenderMember,
+      borrower: ctx.sender,
+      vin: a.vin,
+      asset: p.params.currency,
+      price: a.price,
+      downPayment: a.downPayment,
+      principal: a.price - a.downPayment,
+      termMonths: a.termMonths,
+      aprBps: u.aprBps,
+      installment: u.installment,
+      status: u.reasons.length === 0 ? 'approved' : 'rejected',
+      reasons: u.reasons,
+      appliedAtMs: ctx.block.timeMs,
+      fundedAtMs: null,
     };
     save(ctx.state, appKey(id), ApplicationSchema, app);
     const n = loadU64(ctx.state, byBorrowerCountKey(ctx.sender));
     save(ctx.state, byBorrowerItemKey(ctx.sender, n), u64, id);
     save(ctx.state, byBorrowerCountKey(ctx.sender), u64, n + 1n);
     ctx.emit(app.status === 'approved' ? 'approved' : 'rejected', {
-      applicationId: String(id), borrower: hex(ctx.sender), lender: p.lenderMember, productId: String(p.id),
-      vin: a.vin, principal: String(app.principal), aprBps: String(u.aprBps), installment: String(u.installment),
+      applicationId: String(id),
+      borrower: hex(ctx.sender),
+      lender: p.lenderMember,
+      productId: String(p.id),
+      vin: a.vin,
+      principal: String(app.principal),
+      aprBps: String(u.aprBps),
+      installment: String(u.installment),
       reasons: u.reasons.join(','),
     });
     return OK;
@@ -909,8 +1075,10 @@ const fund: OpDef<Infer<typeof FundArgs>> = {
     const app = loadApplication(ctx.state, a.applicationId);
     if (app === null) return failure(LOAN_CODES.NOT_FOUND, `no application ${a.applicationId}`);
     if (app.status !== 'approved') return failure(LOAN_CODES.NOT_APPROVED, `application ${app.id} is ${app.status}`);
-    if (!isLenderAccount(ctx.state, ctx.sender, app.lenderMember)) return failure(LOAN_CODES.NOT_LENDER, `only ${app.lenderMember}'s lender accounts fund this application`);
-    if (ctx.block.timeMs > app.appliedAtMs + APPROVAL_TTL_MS) return failure(LOAN_CODES.APPLICATION_EXPIRED, `approval of ${app.id} expired`);
+    if (!isLenderAccount(ctx.state, ctx.sender, app.lenderMember))
+      return failure(LOAN_CODES.NOT_LENDER, `only ${app.lenderMember}'s lender accounts fund this application`);
+    if (ctx.block.timeMs > app.appliedAtMs + APPROVAL_TTL_MS)
+      return failure(LOAN_CODES.APPLICATION_EXPIRED, `approval of ${app.id} expired`);
     const p = loadProduct(ctx.state, app.productId);
     if (p === null) assert(false, 'application names a missing product', { id: String(app.id) });
     const v = loadVehicle(ctx.state, app.vin);
@@ -918,25 +1086,66 @@ const fund: OpDef<Infer<typeof FundArgs>> = {
     if (v === null) assert(false, 'approved application names a missing vehicle', { id: String(app.id) });
     const why = pledgeable(v);
     if (why !== null) return failure(LOAN_CODES.VEHICLE_NOT_PLEDGEABLE, why);
-    if (v.lien !== null) return failure(LOAN_CODES.VEHICLE_LIENED, `vehicle ${app.vin} is liened to loan ${v.lien.loanId}`);
+    if (v.lien !== null)
+      return failure(LOAN_CODES.VEHICLE_LIENED, `vehicle ${app.vin} is liened to loan ${v.lien.loanId}`);
 
     const paid = transfer(ctx.state, app.asset, ctx.sender, v.owner, app.principal);
     if (!paid.ok) return paid;
     const env = envOf(ctx);
     const q = p.params;
-    const schedule = buildSchedule({ principal: app.principal, aprBps: app.aprBps, termMonths: app.termMonths, method: q.method, fundedDay: env.today });
+    const schedule = buildSchedule({
+      principal: app.principal,
+      aprBps: app.aprBps,
+      termMonths: app.termMonths,
+      method: q.method,
+      fundedDay: env.today,
+    });
     const first = schedule[0]!;
     ctx.state.set(schedKey(app.id), encodeSchedule(schedule));
     const loan: Loan = {
-      id: app.id, productId: app.productId, lenderMember: app.lenderMember, lender: ctx.sender, borrower: app.borrower,
-      vin: app.vin, asset: app.asset, principal: app.principal, aprBps: app.aprBps, method: q.method,
-      termMonths: app.termMonths, installment: first.principal + first.interest, graceDays: q.graceDays,
-      lateFeeKind: q.lateFeeKind, lateFeeValue: q.lateFeeValue, penaltyUpliftBps: q.penaltyUpliftBps,
-      defaultDays: q.defaultDays, fundedAtMs: ctx.block.timeMs, fundedDay: env.today, status: 'current', bucket: 0,
-      dueCount: 0, interestFallenDue: 0n, principalFallenDue: 0n, interestPaid: 0n, principalPaid: 0n, advance: 0n,
-      firstUnpaid: 0, firstUnpaidCum: 0n, feeCursor: 0, feeCum: 0n, feesCharged: 0n, feesPaid: 0n,
-      penaltyWhole: 0n, penaltyFrac: 0, penaltyPaid: 0n, accruedDay: env.today, wakeDay: 0,
-      defaultedAtMs: null, repossessedAtMs: null, closedAtMs: null, offer: null, sale: null,
+      id: app.id,
+      productId: app.productId,
+      lenderMember: app.lenderMember,
+      lender: ctx.sender,
+      borrower: app.borrower,
+      vin: app.vin,
+      asset: app.asset,
+      principal: app.principal,
+      aprBps: app.aprBps,
+      method: q.method,
+      termMonths: app.termMonths,
+      installment: first.principal + first.interest,
+      graceDays: q.graceDays,
+      lateFeeKind: q.lateFeeKind,
+      lateFeeValue: q.lateFeeValue,
+      penaltyUpliftBps: q.penaltyUpliftBps,
+      defaultDays: q.defaultDays,
+      fundedAtMs: ctx.block.timeMs,
+      fundedDay: env.today,
+      status: 'current',
+      bucket: 0,
+      dueCount: 0,
+      interestFallenDue: 0n,
+      principalFallenDue: 0n,
+      interestPaid: 0n,
+      principalPaid: 0n,
+      advance: 0n,
+      firstUnpaid: 0,
+      firstUnpaidCum: 0n,
+      feeCursor: 0,
+      feeCum: 0n,
+      feesCharged: 0n,
+      feesPaid: 0n,
+      penaltyWhole: 0n,
+      penaltyFrac: 0,
+      penaltyPaid: 0n,
+      accruedDay: env.today,
+      wakeDay: 0,
+      defaultedAtMs: null,
+      repossessedAtMs: null,
+      closedAtMs: null,
+      offer: null,
+      sale: null,
     };
     const seller = v.owner;
     setOwner(ctx.state, app.vin, app.borrower);
@@ -947,8 +1156,14 @@ const fund: OpDef<Infer<typeof FundArgs>> = {
     saveLoan(ctx.state, loan, { terms: true });
     save(ctx.state, appKey(app.id), ApplicationSchema, { ...app, status: 'funded', fundedAtMs: ctx.block.timeMs });
     ctx.emit('funded', {
-      ...r.ids(), seller: hex(seller), vin: app.vin, asset: app.asset, principal: String(app.principal),
-      aprBps: String(app.aprBps), termMonths: String(app.termMonths), installment: String(loan.installment),
+      ...r.ids(),
+      seller: hex(seller),
+      vin: app.vin,
+      asset: app.asset,
+      principal: String(app.principal),
+      aprBps: String(app.aprBps),
+      termMonths: String(app.termMonths),
+      installment: String(loan.installment),
       firstDueDate: isoDate(first.dueDay),
     });
     ctx.emit('lienRegistered', { ...r.ids(), vin: app.vin, registeredAtMs: String(ctx.block.timeMs) });
@@ -983,9 +1198,17 @@ const repay: OpDef<Infer<typeof RepayArgs>> = {
     }
     saveLoan(ctx.state, loan, { terms: paidOff });
     ctx.emit('repaid', {
-      loanId: loanIdText(loan.id), borrower: hex(loan.borrower), lender: hex(loan.lender), payer: hex(ctx.sender), amount: decimal(pay),
-      penalty: decimal(al.penalty), fees: decimal(al.fees),
-      interest: decimal(al.interest), principal: decimal(al.principal), advance: decimal(al.advance), status: loan.status,
+      loanId: loanIdText(loan.id),
+      borrower: hex(loan.borrower),
+      lender: hex(loan.lender),
+      payer: hex(ctx.sender),
+      amount: decimal(pay),
+      penalty: decimal(al.penalty),
+      fees: decimal(al.fees),
+      interest: decimal(al.interest),
+      principal: decimal(al.principal),
+      advance: decimal(al.advance),
+      status: loan.status,
     });
     if (paidOff) ctx.emit('paidOff', { ...r.ids(), vin: loan.vin });
     return OK;
@@ -995,7 +1218,8 @@ const repay: OpDef<Infer<typeof RepayArgs>> = {
 function lenderOwnedLoan(state: KvReader, sender: Uint8Array, id: bigint): Loan | OpResult {
   const loan = loadLoan(state, id);
   if (loan === null) return failure(LOAN_CODES.NOT_FOUND, `no loan ${id}`);
-  if (!isLenderAccount(state, sender, loan.lenderMember)) return failure(LOAN_CODES.NOT_LENDER, `loan ${id} is held by ${loan.lenderMember}`);
+  if (!isLenderAccount(state, sender, loan.lenderMember))
+    return failure(LOAN_CODES.NOT_LENDER, `loan ${id} is held by ${loan.lenderMember}`);
   return loan;
 }
 
@@ -1008,11 +1232,18 @@ const assign: OpDef<Infer<typeof AssignArgs>> = {
     if ('ok' in loan) return loan;
     if (CLOSED.has(loan.status)) return failure(LOAN_CODES.CLOSED, `loan ${loan.id} is ${loan.status}`);
     const buyer = memberOfAccount(ctx.state, a.to);
-    if (buyer === null || !buyer.roles.includes('lender')) return failure(LOAN_CODES.ASSIGNEE_NOT_LENDER, `${hex(a.to)} is not a lender account`);
-    if (buyer.id === loan.lenderMember) return failure(LOAN_CODES.SAME_LENDER, `${buyer.id} already holds loan ${loan.id}`);
+    if (buyer === null || !buyer.roles.includes('lender'))
+      return failure(LOAN_CODES.ASSIGNEE_NOT_LENDER, `${hex(a.to)} is not a lender account`);
+    if (buyer.id === loan.lenderMember)
+      return failure(LOAN_CODES.SAME_LENDER, `${buyer.id} already holds loan ${loan.id}`);
     loan.offer = { to: a.to, price: a.price, atMs: ctx.block.timeMs };
     saveLoan(ctx.state, loan, { terms: true });
-    ctx.emit('assignmentOffered', { loanId: String(loan.id), from: loan.lenderMember, to: hex(a.to), price: String(a.price) });
+    ctx.emit('assignmentOffered', {
+      loanId: String(loan.id),
+      from: loan.lenderMember,
+      to: hex(a.to),
+      price: String(a.price),
+    });
     return OK;
   },
 };
@@ -1025,9 +1256,11 @@ const acceptAssignment: OpDef<Infer<typeof AcceptAssignmentArgs>> = {
     if (loan === null) return failure(LOAN_CODES.NOT_FOUND, `no loan ${a.loanId}`);
     if (CLOSED.has(loan.status)) return failure(LOAN_CODES.CLOSED, `loan ${loan.id} is ${loan.status}`);
     if (loan.offer === null) return failure(LOAN_CODES.NO_OFFER, `loan ${loan.id} is not offered`);
-    if (!equalBytes(loan.offer.to, ctx.sender)) return failure(LOAN_CODES.NOT_ASSIGNEE, `loan ${loan.id} is offered to ${hex(loan.offer.to)}`);
+    if (!equalBytes(loan.offer.to, ctx.sender))
+      return failure(LOAN_CODES.NOT_ASSIGNEE, `loan ${loan.id} is offered to ${hex(loan.offer.to)}`);
     const buyer = memberOfAccount(ctx.state, ctx.sender);
-    if (buyer === null || !buyer.roles.includes('lender')) return failure(LOAN_CODES.ASSIGNEE_NOT_LENDER, `${hex(ctx.sender)} is no longer a lender account`);
+    if (buyer === null || !buyer.roles.includes('lender'))
+      return failure(LOAN_CODES.ASSIGNEE_NOT_LENDER, `${hex(ctx.sender)} is no longer a lender account`);
     const paid = transfer(ctx.state, loan.asset, ctx.sender, loan.lender, loan.offer.price);
     if (!paid.ok) return paid;
     const from = loan.lenderMember;
@@ -1039,7 +1272,13 @@ const acceptAssignment: OpDef<Infer<typeof AcceptAssignmentArgs>> = {
     const v = loadVehicle(ctx.state, loan.vin);
     if (v?.lien && v.lien.loanId === loan.id) setLien(ctx.state, loan.vin, { ...v.lien, lender: ctx.sender });
     saveLoan(ctx.state, loan, { terms: true });
-    ctx.emit('assigned', { loanId: String(loan.id), from, to: buyer.id, lender: hex(ctx.sender), price: String(price) });
+    ctx.emit('assigned', {
+      loanId: String(loan.id),
+      from,
+      to: buyer.id,
+      lender: hex(ctx.sender),
+      price: String(price),
+    });
     return OK;
   },
 };
@@ -1092,8 +1331,13 @@ const recordSale: OpDef<Infer<typeof RecordSaleArgs>> = {
     setVehicleStatus(ctx.state, loan.vin, 'active');
     saveLoan(ctx.state, loan, { terms: true });
     ctx.emit('saleRecorded', {
-      ...r.ids(), vin: loan.vin, buyer: hex(a.buyer), proceeds: String(a.proceeds), applied: String(applied),
-      deficiency: String(deficiency), surplus: String(surplus),
+      ...r.ids(),
+      vin: loan.vin,
+      buyer: hex(a.buyer),
+      proceeds: String(a.proceeds),
+      applied: String(applied),
+      deficiency: String(deficiency),
+      surplus: String(surplus),
     });
     return OK;
   },
@@ -1113,7 +1357,12 @@ export function processDue(ctx: BlockStepContext, maxEntries = MAX_DUE_PER_BLOCK
   let budget = maxEntries;
   let daysWalked = 0;
   let processed = 0;
-  const env: Env = { state: ctx.state, nowMs: ctx.block.timeMs, today, sink: { emit: (t, a) => ctx.emit('loan', t, a) } };
+  const env: Env = {
+    state: ctx.state,
+    nowMs: ctx.block.timeMs,
+    today,
+    sink: { emit: (t, a) => ctx.emit('loan', t, a) },
+  };
   while (day <= today && budget > 0 && daysWalked < MAX_DAYS_PER_BLOCK) {
     const count = load(ctx.state, dueCountKey(day), u32) ?? 0;
     let chunk: Uint8Array | undefined;
@@ -1170,10 +1419,22 @@ export interface LoanPage {
 
 function applicationView(a: Application): Record<string, unknown> {
   return {
-    kind: 'application', id: String(a.id), productId: String(a.productId), lenderMember: a.lenderMember,
-    borrower: hex(a.borrower), vin: a.vin, asset: a.asset, price: String(a.price), downPayment: String(a.downPayment),
-    principal: String(a.principal), termMonths: a.termMonths, aprBps: a.aprBps, installment: String(a.installment),
-    status: a.status, reasons: [...a.reasons], appliedAtMs: String(a.appliedAtMs),
+    kind: 'application',
+    id: String(a.id),
+    productId: String(a.productId),
+    lenderMember: a.lenderMember,
+    borrower: hex(a.borrower),
+    vin: a.vin,
+    asset: a.asset,
+    price: String(a.price),
+    downPayment: String(a.downPayment),
+    principal: String(a.principal),
+    termMonths: a.termMonths,
+    aprBps: a.aprBps,
+    installment: String(a.installment),
+    status: a.status,
+    reasons: [...a.reasons],
+    appliedAtMs: String(a.appliedAtMs),
     fundedAtMs: a.fundedAtMs === null ? null : String(a.fundedAtMs),
   };
 }
@@ -1198,39 +1459,87 @@ function loanViewAt(state: KvReader, stored: Loan, day: number, withSchedule: bo
   }
 }
 
-function loanViewOn(scratch: Overlay, state: KvReader, stored: Loan, day: number, withSchedule: boolean): Record<string, unknown> {
+function loanViewOn(
+  scratch: Overlay,
+  state: KvReader,
+  stored: Loan,
+  day: number,
+  withSchedule: boolean,
+): Record<string, unknown> {
   const loan: Loan = { ...stored };
-  const r = new LoanRun({ state: scratch, nowMs: BigInt(day) * 86_400_000n, today: Math.max(day, stored.accruedDay), sink: { emit: () => {} } }, loan);
+  const r = new LoanRun(
+    {
+      state: scratch,
+      nowMs: BigInt(day) * 86_400_000n,
+      today: Math.max(day, stored.accruedDay),
+      sink: { emit: () => {} },
+    },
+    loan,
+  );
   bringCurrent(r);
   const b = balancesOf(loan);
   const dpd = ACCRUING.has(loan.status) ? loanDpd(r, r.env.today) : 0;
   const view: Record<string, unknown> = {
-    kind: 'loan', id: String(loan.id), productId: String(loan.productId), lenderMember: loan.lenderMember,
-    lender: hex(loan.lender), borrower: hex(loan.borrower), vin: loan.vin, asset: loan.asset,
-    principal: String(loan.principal), aprBps: loan.aprBps, method: loan.method, termMonths: loan.termMonths,
-    installment: String(loan.installment), status: loan.status, dpd, bucket: DPD_BUCKETS[loan.bucket] ?? 'current',
-    asOf: isoDate(r.env.today), fundedAtMs: String(loan.fundedAtMs), fundedDate: isoDate(loan.fundedDay),
-    installmentsDue: loan.dueCount, installmentsPaid: loan.firstUnpaid,
+    kind: 'loan',
+    id: String(loan.id),
+    productId: String(loan.productId),
+    lenderMember: loan.lenderMember,
+    lender: hex(loan.lender),
+    borrower: hex(loan.borrower),
+    vin: loan.vin,
+    asset: loan.asset,
+    principal: String(loan.principal),
+    aprBps: loan.aprBps,
+    method: loan.method,
+    termMonths: loan.termMonths,
+    installment: String(loan.installment),
+    status: loan.status,
+    dpd,
+    bucket: DPD_BUCKETS[loan.bucket] ?? 'current',
+    asOf: isoDate(r.env.today),
+    fundedAtMs: String(loan.fundedAtMs),
+    fundedDate: isoDate(loan.fundedDay),
+    installmentsDue: loan.dueCount,
+    installmentsPaid: loan.firstUnpaid,
     balances: {
-      penaltyDue: String(b.penaltyDue), feesDue: String(b.feesDue), interestDue: String(b.interestDue),
-      principalDue: String(b.principalDue), principalOutstanding: String(b.principalOutstanding),
-      advance: String(b.advance), payoff: String(b.payoff),
+      penaltyDue: String(b.penaltyDue),
+      feesDue: String(b.feesDue),
+      interestDue: String(b.interestDue),
+      principalDue: String(b.principalDue),
+      principalOutstanding: String(b.principalOutstanding),
+      advance: String(b.advance),
+      payoff: String(b.payoff),
     },
     paid: {
-      penalty: String(loan.penaltyPaid), fees: String(loan.feesPaid), interest: String(loan.interestPaid), principal: String(loan.principalPaid),
+      penalty: String(loan.penaltyPaid),
+      fees: String(loan.feesPaid),
+      interest: String(loan.interestPaid),
+      principal: String(loan.principalPaid),
     },
     terms: {
-      graceDays: loan.graceDays, lateFee: { kind: loan.lateFeeKind, value: String(loan.lateFeeValue) },
-      penaltyUpliftBps: loan.penaltyUpliftBps, defaultDays: loan.defaultDays,
+      graceDays: loan.graceDays,
+      lateFee: { kind: loan.lateFeeKind, value: String(loan.lateFeeValue) },
+      penaltyUpliftBps: loan.penaltyUpliftBps,
+      defaultDays: loan.defaultDays,
     },
     defaultedAtMs: loan.defaultedAtMs === null ? null : String(loan.defaultedAtMs),
     repossessedAtMs: loan.repossessedAtMs === null ? null : String(loan.repossessedAtMs),
     closedAtMs: loan.closedAtMs === null ? null : String(loan.closedAtMs),
-    offer: loan.offer === null ? null : { to: hex(loan.offer.to), price: String(loan.offer.price), atMs: String(loan.offer.atMs) },
-    sale: loan.sale === null ? null : {
-      buyer: hex(loan.sale.buyer), proceeds: String(loan.sale.proceeds), applied: String(loan.sale.applied),
-      deficiency: String(loan.sale.deficiency), surplus: String(loan.sale.surplus), atMs: String(loan.sale.atMs),
-    },
+    offer:
+      loan.offer === null
+        ? null
+        : { to: hex(loan.offer.to), price: String(loan.offer.price), atMs: String(loan.offer.atMs) },
+    sale:
+      loan.sale === null
+        ? null
+        : {
+            buyer: hex(loan.sale.buyer),
+            proceeds: String(loan.sale.proceeds),
+            applied: String(loan.sale.applied),
+            deficiency: String(loan.sale.deficiency),
+            surplus: String(loan.sale.surplus),
+            atMs: String(loan.sale.atMs),
+          },
   };
   if (withSchedule) {
     let cum = 0n;
@@ -1238,16 +1547,35 @@ function loanViewOn(scratch: Overlay, state: KvReader, stored: Loan, day: number
     view.schedule = loadSchedule(state, loan.id).map((s, k) => {
       const amt = s.principal + s.interest;
       const settled = loan.status === 'paidOff' || cum + amt <= paid;
-      const state2 = settled ? 'paid' : cum < paid ? 'partial' : k < loan.dueCount ? (r.env.today > s.dueDay ? 'overdue' : 'due') : 'scheduled';
+      const state2 = settled
+        ? 'paid'
+        : cum < paid
+          ? 'partial'
+          : k < loan.dueCount
+            ? r.env.today > s.dueDay
+              ? 'overdue'
+              : 'due'
+            : 'scheduled';
       cum += amt;
-      return { n: k + 1, dueDate: isoDate(s.dueDay), principal: String(s.principal), interest: String(s.interest), amount: String(amt), state: state2 };
+      return {
+        n: k + 1,
+        dueDate: isoDate(s.dueDay),
+        principal: String(s.principal),
+        interest: String(s.interest),
+        amount: String(amt),
+        state: state2,
+      };
     });
   }
   return view;
 }
 
 /** A loan (with its schedule) or, if not funded, its application; null if the id is unknown. */
-export function getLoan(state: KvReader, id: bigint | string | number, opts: { asOfMs?: bigint } = {}): Record<string, unknown> | null {
+export function getLoan(
+  state: KvReader,
+  id: bigint | string | number,
+  opts: { asOfMs?: bigint } = {},
+): Record<string, unknown> | null {
   const n = typeof id === 'bigint' ? id : /^[0-9]{1,20}$/.test(String(id)) ? BigInt(id) : null;
   if (n === null) return null;
   const app = loadApplication(state, n);
@@ -1265,7 +1593,11 @@ function summary(state: KvReader, id: bigint, day: number): Record<string, unkno
 }
 
 /** A borrower's applications and loans, oldest first. `borrower` is an address (bytes or 40 hex). */
-export function listLoansByBorrower(state: KvReader, borrower: Uint8Array | string, opts: { offset?: number; limit?: number } = {}): LoanPage {
+export function listLoansByBorrower(
+  state: KvReader,
+  borrower: Uint8Array | string,
+  opts: { offset?: number; limit?: number } = {},
+): LoanPage {
   const { offset, limit } = page(opts);
   const addr = typeof borrower === 'string' ? fromHex(borrower) : borrower;
   const total = Number(loadU64(state, byBorrowerCountKey(addr)));

@@ -156,20 +156,27 @@ function accountTakenReason(state: KvReader, publicKey: Uint8Array): string | nu
 }
 
 /** Checks an admission's content; the same checks run at proposal time and again when it passes. */
-function admitReason(state: KvReader, p: { memberId: string; roles: Role[]; accounts: Uint8Array[] }): { code: string; message: string } | null {
-  if (loadMember(state, p.memberId) !== null) return { code: MEMBER_CODES.MEMBER_EXISTS, message: `member ${p.memberId} already exists` };
+function admitReason(
+  state: KvReader,
+  p: { memberId: string; roles: Role[]; accounts: Uint8Array[] },
+): { code: string; message: string } | null {
+  if (loadMember(state, p.memberId) !== null)
+    return { code: MEMBER_CODES.MEMBER_EXISTS, message: `member ${p.memberId} already exists` };
   if (p.roles.length === 0 || new Set(p.roles).size !== p.roles.length) {
     return { code: MEMBER_CODES.BAD_ROLES, message: 'roles must be non-empty and distinct' };
   }
-  if (p.accounts.length === 0) return { code: MEMBER_CODES.NO_ACCOUNTS, message: 'an organisation needs at least one account' };
+  if (p.accounts.length === 0)
+    return { code: MEMBER_CODES.NO_ACCOUNTS, message: 'an organisation needs at least one account' };
   const seen = new Set<string>();
   for (const pk of p.accounts) {
-    if (seen.has(hex(pk))) return { code: MEMBER_CODES.DUPLICATE_ACCOUNT, message: `account key ${hex(pk)} listed twice` };
+    if (seen.has(hex(pk)))
+      return { code: MEMBER_CODES.DUPLICATE_ACCOUNT, message: `account key ${hex(pk)} listed twice` };
     seen.add(hex(pk));
     const taken = accountTakenReason(state, pk);
     if (taken !== null) return { code: MEMBER_CODES.ACCOUNT_TAKEN, message: taken };
   }
-  if (loadMemberList(state).length >= MAX_MEMBERS) return { code: MEMBER_CODES.TOO_MANY_MEMBERS, message: `at most ${MAX_MEMBERS} members` };
+  if (loadMemberList(state).length >= MAX_MEMBERS)
+    return { code: MEMBER_CODES.TOO_MANY_MEMBERS, message: `at most ${MAX_MEMBERS} members` };
   return null;
 }
 
@@ -194,7 +201,12 @@ function addMember(state: KvWriter, m: Member): void {
 }
 
 /** Removes an organisation: its accounts lose their roles; its validators' stake starts unbonding. */
-function removeMember(state: KvWriter, m: Member, timeMs: bigint, emit: (type: string, attrs: Record<string, string>) => void): void {
+function removeMember(
+  state: KvWriter,
+  m: Member,
+  timeMs: bigint,
+  emit: (type: string, attrs: Record<string, string>) => void,
+): void {
   for (const pk of m.accounts) {
     const addr = addressOf(pk);
     const exited = exitValidator(state, addr, timeMs);
@@ -202,7 +214,10 @@ function removeMember(state: KvWriter, m: Member, timeMs: bigint, emit: (type: s
     state.delete(accountKey(addr));
   }
   state.delete(memberKey(m.id));
-  saveMemberList(state, loadMemberList(state).filter((id) => id !== m.id));
+  saveMemberList(
+    state,
+    loadMemberList(state).filter((id) => id !== m.id),
+  );
 }
 
 /** Voting power of the proposal's voters over the active set's total; passes with voted*3 > total*2. */
@@ -264,7 +279,12 @@ function createProposal(
   const votes = isActiveValidator(ctx.state, ctx.sender) ? [ctx.sender] : [];
   let p: Proposal = { id, ...fields, proposer: ctx.sender, createdAtMs: ctx.block.timeMs, votes, status: 'open' };
   save(ctx.state, pendingKey(p.memberId), u64, id);
-  ctx.emit('proposalCreated', { proposalId: id.toString(), kind: p.kind, member: p.memberId, proposer: hex(ctx.sender) });
+  ctx.emit('proposalCreated', {
+    proposalId: id.toString(),
+    kind: p.kind,
+    member: p.memberId,
+    proposer: hex(ctx.sender),
+  });
   if (votes.length > 0) ctx.emit('voted', { proposalId: id.toString(), voter: hex(ctx.sender) });
   p = maybeExecute(ctx.state, p, ctx.block.timeMs, ctx.emit.bind(ctx));
   save(ctx.state, proposalKey(id), ProposalSchema, p);
@@ -274,7 +294,8 @@ const proposeAdmit: OpDef<Infer<typeof ProposeAdmitArgs>> = {
   args: ProposeAdmitArgs,
   gasBase: 5_000n,
   run(ctx, a) {
-    if (memberOfAccount(ctx.state, ctx.sender) === null) return failure(MEMBER_CODES.NOT_MEMBER, 'only member accounts propose');
+    if (memberOfAccount(ctx.state, ctx.sender) === null)
+      return failure(MEMBER_CODES.NOT_MEMBER, 'only member accounts propose');
     if (pendingProposal(ctx.state, a.id, ctx.block.timeMs) !== null) {
       return failure(MEMBER_CODES.PROPOSAL_PENDING, `a proposal about ${a.id} is already open`);
     }
@@ -289,7 +310,8 @@ const proposeRemove: OpDef<Infer<typeof ProposeRemoveArgs>> = {
   args: ProposeRemoveArgs,
   gasBase: 5_000n,
   run(ctx, a) {
-    if (memberOfAccount(ctx.state, ctx.sender) === null) return failure(MEMBER_CODES.NOT_MEMBER, 'only member accounts propose');
+    if (memberOfAccount(ctx.state, ctx.sender) === null)
+      return failure(MEMBER_CODES.NOT_MEMBER, 'only member accounts propose');
     if (pendingProposal(ctx.state, a.id, ctx.block.timeMs) !== null) {
       return failure(MEMBER_CODES.PROPOSAL_PENDING, `a proposal about ${a.id} is already open`);
     }
@@ -304,16 +326,26 @@ const vote: OpDef<Infer<typeof VoteArgs>> = {
   args: VoteArgs,
   gasBase: 3_000n,
   run(ctx, a) {
-    if (!isActiveValidator(ctx.state, ctx.sender)) return failure(MEMBER_CODES.NOT_VALIDATOR, 'only active validator accounts vote');
+    if (!isActiveValidator(ctx.state, ctx.sender))
+      return failure(MEMBER_CODES.NOT_VALIDATOR, 'only active validator accounts vote');
     const p = loadProposal(ctx.state, a.proposalId);
     if (p === null) return failure(MEMBER_CODES.PROPOSAL_NOT_FOUND, `no proposal ${a.proposalId}`);
     if (p.status !== 'open') return failure(MEMBER_CODES.PROPOSAL_CLOSED, `proposal ${a.proposalId} is ${p.status}`);
     if (ctx.block.timeMs >= p.createdAtMs + PROPOSAL_TTL_MS) {
-      return failure(MEMBER_CODES.PROPOSAL_EXPIRED, `proposal ${a.proposalId} expired at ${p.createdAtMs + PROPOSAL_TTL_MS}`);
+      return failure(
+        MEMBER_CODES.PROPOSAL_EXPIRED,
+        `proposal ${a.proposalId} expired at ${p.createdAtMs + PROPOSAL_TTL_MS}`,
+      );
     }
-    if (p.votes.some((v) => equalBytes(v, ctx.sender))) return failure(MEMBER_CODES.ALREADY_VOTED, 'this account already voted');
+    if (p.votes.some((v) => equalBytes(v, ctx.sender)))
+      return failure(MEMBER_CODES.ALREADY_VOTED, 'this account already voted');
     ctx.emit('voted', { proposalId: p.id.toString(), voter: hex(ctx.sender) });
-    const next = maybeExecute(ctx.state, { ...p, votes: [...p.votes, ctx.sender] }, ctx.block.timeMs, ctx.emit.bind(ctx));
+    const next = maybeExecute(
+      ctx.state,
+      { ...p, votes: [...p.votes, ctx.sender] },
+      ctx.block.timeMs,
+      ctx.emit.bind(ctx),
+    );
     save(ctx.state, proposalKey(p.id), ProposalSchema, next);
     return OK;
   },
@@ -327,7 +359,8 @@ const addAccount: OpDef<Infer<typeof AddAccountArgs>> = {
     if (m === null) return failure(MEMBER_CODES.NOT_MEMBER, 'only member accounts add accounts');
     const taken = accountTakenReason(ctx.state, a.publicKey);
     if (taken !== null) return failure(MEMBER_CODES.ACCOUNT_TAKEN, taken);
-    if (m.accounts.length >= MAX_ACCOUNTS) return failure(MEMBER_CODES.TOO_MANY_ACCOUNTS, `at most ${MAX_ACCOUNTS} accounts per member`);
+    if (m.accounts.length >= MAX_ACCOUNTS)
+      return failure(MEMBER_CODES.TOO_MANY_ACCOUNTS, `at most ${MAX_ACCOUNTS} accounts per member`);
     save(ctx.state, memberKey(m.id), MemberSchema, { ...m, accounts: [...m.accounts, a.publicKey] });
     const addr = addressOf(a.publicKey);
     save(ctx.state, accountKey(addr), AccountSchema, { memberId: m.id, publicKey: a.publicKey });
@@ -344,7 +377,8 @@ const removeAccount: OpDef<Infer<typeof RemoveAccountArgs>> = {
     if (m === null) return failure(MEMBER_CODES.NOT_MEMBER, 'only member accounts remove accounts');
     const idx = m.accounts.findIndex((pk) => equalBytes(addressOf(pk), a.address));
     if (idx < 0) return failure(MEMBER_CODES.NOT_OWN_ACCOUNT, `${hex(a.address)} is not an account of ${m.id}`);
-    if (m.accounts.length === 1) return failure(MEMBER_CODES.LAST_ACCOUNT, 'an organisation keeps at least one account');
+    if (m.accounts.length === 1)
+      return failure(MEMBER_CODES.LAST_ACCOUNT, 'an organisation keeps at least one account');
     if ((loadValidator(ctx.state, a.address)?.stake ?? 0n) > 0n) {
       return failure(MEMBER_CODES.ACCOUNT_BONDED, `${hex(a.address)} has bonded stake: unbond it first`);
     }
@@ -363,11 +397,13 @@ const onboardBorrower: OpDef<Infer<typeof OnboardBorrowerArgs>> = {
     if (m === null || !(m.roles.includes('lender') || m.roles.includes('dealer'))) {
       return failure(MEMBER_CODES.NOT_LENDER_OR_DEALER, 'only lender or dealer accounts onboard borrowers');
     }
-    if (a.identityCommitment.every((b) => b === 0)) return failure(MEMBER_CODES.BAD_COMMITMENT, 'identity commitment is all zeros');
+    if (a.identityCommitment.every((b) => b === 0))
+      return failure(MEMBER_CODES.BAD_COMMITMENT, 'identity commitment is all zeros');
     if (load(ctx.state, accountKey(a.borrower), AccountSchema) !== undefined) {
       return failure(MEMBER_CODES.IS_MEMBER_ACCOUNT, `${hex(a.borrower)} is a member organisation's account`);
     }
-    if (loadBorrower(ctx.state, a.borrower) !== null) return failure(MEMBER_CODES.ALREADY_ONBOARDED, `${hex(a.borrower)} is already onboarded`);
+    if (loadBorrower(ctx.state, a.borrower) !== null)
+      return failure(MEMBER_CODES.ALREADY_ONBOARDED, `${hex(a.borrower)} is already onboarded`);
     save(ctx.state, borrowerKey(a.borrower), BorrowerSchema, {
       address: a.borrower,
       identityCommitment: a.identityCommitment,
@@ -375,7 +411,12 @@ const onboardBorrower: OpDef<Infer<typeof OnboardBorrowerArgs>> = {
       onboardedByMember: m.id,
       onboardedAtMs: ctx.block.timeMs,
     });
-    ctx.emit('borrowerOnboarded', { borrower: hex(a.borrower), by: hex(ctx.sender), member: m.id, identityCommitment: hex(a.identityCommitment) });
+    ctx.emit('borrowerOnboarded', {
+      borrower: hex(a.borrower),
+      by: hex(ctx.sender),
+      member: m.id,
+      identityCommitment: hex(a.identityCommitment),
+    });
     return OK;
   },
 };
@@ -388,7 +429,13 @@ export const memberModule: Module = {
       const why = admitReason(state, { memberId: gm.id, roles: gm.roles, accounts: gm.accounts });
       assert(why === null, `genesis member ${gm.id}: ${why?.message ?? ''}`);
       assert(MEMBER_ID_PATTERN.test(gm.id), `genesis member id ${gm.id} is not valid`);
-      addMember(state, { id: gm.id, name: gm.name, roles: gm.roles, accounts: gm.accounts, admittedAtMs: g.genesisTimeMs });
+      addMember(state, {
+        id: gm.id,
+        name: gm.name,
+        roles: gm.roles,
+        accounts: gm.accounts,
+        admittedAtMs: g.genesisTimeMs,
+      });
     }
   },
 };
@@ -413,7 +460,10 @@ function memberView(m: Member): MemberView {
   };
 }
 
-function listMembers(state: KvReader, opts?: { offset?: number; limit?: number }): { total: number; members: MemberView[] } {
+function listMembers(
+  state: KvReader,
+  opts?: { offset?: number; limit?: number },
+): { total: number; members: MemberView[] } {
   const ids = loadMemberList(state);
   const { offset, limit } = page(opts);
   const members = ids.slice(offset, offset + limit).map((id) => {
@@ -431,13 +481,15 @@ function getMember(state: KvReader, id: string): MemberView | null {
 
 function getBorrower(state: KvReader, address: Uint8Array): Record<string, string> | null {
   const b = loadBorrower(state, address);
-  return b === null ? null : {
-    address: hex(b.address),
-    identityCommitment: hex(b.identityCommitment),
-    onboardedBy: hex(b.onboardedBy),
-    onboardedByMember: b.onboardedByMember,
-    onboardedAtMs: b.onboardedAtMs.toString(),
-  };
+  return b === null
+    ? null
+    : {
+        address: hex(b.address),
+        identityCommitment: hex(b.identityCommitment),
+        onboardedBy: hex(b.onboardedBy),
+        onboardedByMember: b.onboardedByMember,
+        onboardedAtMs: b.onboardedAtMs.toString(),
+      };
 }
 
 function getProposal(state: KvReader, id: bigint): Record<string, unknown> | null {
@@ -445,10 +497,19 @@ function getProposal(state: KvReader, id: bigint): Record<string, unknown> | nul
   if (p === null) return null;
   const t = p.status === 'open' ? tally(state, p) : null;
   return {
-    id: p.id.toString(), kind: p.kind, memberId: p.memberId, name: p.name, roles: p.roles,
-    accounts: p.accounts.map(hex), proposer: hex(p.proposer), createdAtMs: p.createdAtMs.toString(),
-    expiresAtMs: (p.createdAtMs + PROPOSAL_TTL_MS).toString(), votes: p.votes.map(hex), status: p.status,
-    votedPower: t?.voted.toString() ?? null, totalPower: t?.total.toString() ?? null,
+    id: p.id.toString(),
+    kind: p.kind,
+    memberId: p.memberId,
+    name: p.name,
+    roles: p.roles,
+    accounts: p.accounts.map(hex),
+    proposer: hex(p.proposer),
+    createdAtMs: p.createdAtMs.toString(),
+    expiresAtMs: (p.createdAtMs + PROPOSAL_TTL_MS).toString(),
+    votes: p.votes.map(hex),
+    status: p.status,
+    votedPower: t?.voted.toString() ?? null,
+    totalPower: t?.total.toString() ?? null,
   };
 }
 

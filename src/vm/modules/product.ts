@@ -4,7 +4,16 @@ import { struct, str, u16, u32, u64, list, oneOf, decode, type Infer } from '../
 import { fromHex } from '../../core/bytes.js';
 import type { KvReader, KvWriter } from '../../state/kv.js';
 import { stateKey, load, save, padded, bytesMemo, MAX_RECORD_BYTES } from '../store.js';
-import { OK, failure, DEFAULT_CAPS, type Genesis, type Module, type OpDef, type OpResult, type RegulatoryCaps } from '../types.js';
+import {
+  OK,
+  failure,
+  DEFAULT_CAPS,
+  type Genesis,
+  type Module,
+  type OpDef,
+  type OpResult,
+  type RegulatoryCaps,
+} from '../types.js';
 import { addressSchema, assetCodeSchema, hex, page } from '../util.js';
 import { REPAYMENT_METHODS, MAX_TERM_MONTHS } from '../money.js';
 import { BANDS, type Band } from './credit.js';
@@ -87,7 +96,10 @@ export const CapsSchema = struct('RegulatoryCaps', [
 ] as const);
 
 export const CreateArgs = ProductParamsSchema;
-export const UpdateArgs = struct('product.update', [['id', u64], ['params', ProductParamsSchema]] as const);
+export const UpdateArgs = struct('product.update', [
+  ['id', u64],
+  ['params', ProductParamsSchema],
+] as const);
 export const RetireArgs = struct('product.retire', [['id', u64]] as const);
 
 // ---- state ----
@@ -129,13 +141,15 @@ export function aprForBand(p: Product, band: Band): number {
 /** Null when the params are acceptable, else the reason (checked on create and update). */
 export function checkParams(state: KvReader, p: ProductParams): { code: string; message: string } | null {
   const bad = (message: string): { code: string; message: string } => ({ code: PRODUCT_CODES.BAD_PARAMS, message });
-  if (!assetExists(state, p.currency)) return { code: PRODUCT_CODES.UNKNOWN_ASSET, message: `unknown asset ${p.currency}` };
+  if (!assetExists(state, p.currency))
+    return { code: PRODUCT_CODES.UNKNOWN_ASSET, message: `unknown asset ${p.currency}` };
   if (p.aprBpsByBand.length !== BANDS.length) return bad(`aprBpsByBand needs ${BANDS.length} entries (bands A-E)`);
   if (p.aprBpsByBand.some((a) => a > MAX_APR_BPS)) return bad(`APR above ${MAX_APR_BPS} bps`);
   if (p.termsMonths.length === 0) return bad('no terms offered');
   const caps = loadCaps(state);
   for (const t of p.termsMonths) {
-    if (t < 1 || t > Math.min(caps.termMonthsMax, MAX_TERM_MONTHS)) return bad(`term ${t} outside 1..${caps.termMonthsMax} months (regulatory cap)`);
+    if (t < 1 || t > Math.min(caps.termMonthsMax, MAX_TERM_MONTHS))
+      return bad(`term ${t} outside 1..${caps.termMonthsMax} months (regulatory cap)`);
   }
   if (new Set(p.termsMonths).size !== p.termsMonths.length) return bad('duplicate term');
   if (p.minScore > 900) return bad('minScore above 900');
@@ -151,7 +165,8 @@ export function checkParams(state: KvReader, p: ProductParams): { code: string; 
 /** The lender organisation of the sender, or a failure. */
 function senderLender(state: KvReader, sender: Uint8Array): { member: string } | OpResult {
   const m = memberOfAccount(state, sender);
-  if (m === null || !m.roles.includes('lender')) return failure(PRODUCT_CODES.NOT_LENDER, `${hex(sender)} is not an account of a lender member`);
+  if (m === null || !m.roles.includes('lender'))
+    return failure(PRODUCT_CODES.NOT_LENDER, `${hex(sender)} is not an account of a lender member`);
   return { member: m.id };
 }
 
@@ -160,7 +175,8 @@ function ownedProduct(state: KvReader, sender: Uint8Array, id: bigint): Product 
   if ('ok' in who) return who;
   const p = loadProduct(state, id);
   if (p === null) return failure(PRODUCT_CODES.NOT_FOUND, `no product ${id}`);
-  if (p.lenderMember !== who.member) return failure(PRODUCT_CODES.NOT_OWNER, `product ${id} belongs to ${p.lenderMember}`);
+  if (p.lenderMember !== who.member)
+    return failure(PRODUCT_CODES.NOT_OWNER, `product ${id} belongs to ${p.lenderMember}`);
   if (p.status === 'retired') return failure(PRODUCT_CODES.RETIRED, `product ${id} is retired`);
   return p;
 }
@@ -174,14 +190,21 @@ const create: OpDef<ProductParams> = {
     const problem = checkParams(ctx.state, params);
     if (problem) return failure(problem.code, problem.message);
     const n = loadCount(ctx.state, lenderCountKey(who.member));
-    if (n >= BigInt(MAX_PRODUCTS_PER_LENDER)) return failure(PRODUCT_CODES.TOO_MANY_PRODUCTS, `at most ${MAX_PRODUCTS_PER_LENDER} products per lender`);
+    if (n >= BigInt(MAX_PRODUCTS_PER_LENDER))
+      return failure(PRODUCT_CODES.TOO_MANY_PRODUCTS, `at most ${MAX_PRODUCTS_PER_LENDER} products per lender`);
     const id = loadCount(ctx.state, countKey()) + 1n;
     save(ctx.state, countKey(), u64, id);
     save(ctx.state, lenderItemKey(who.member, Number(n)), u64, id);
     save(ctx.state, lenderCountKey(who.member), u64, n + 1n);
     const t = ctx.block.timeMs;
     save(ctx.state, productKey(id), ProductSchema, {
-      id, lenderMember: who.member, createdBy: ctx.sender, params, status: 'active', createdAtMs: t, updatedAtMs: t,
+      id,
+      lenderMember: who.member,
+      createdBy: ctx.sender,
+      params,
+      status: 'active',
+      createdAtMs: t,
+      updatedAtMs: t,
     });
     ctx.emit('created', { id: String(id), lender: who.member, currency: params.currency });
     return OK;
@@ -299,9 +322,7 @@ export function listProducts(
     }
     return { items: out, offset, limit, total };
   }
-  const member = /^[0-9a-fA-F]{40}$/.test(opts.lender)
-    ? memberOfAccount(state, fromHex(opts.lender))?.id
-    : opts.lender;
+  const member = /^[0-9a-fA-F]{40}$/.test(opts.lender) ? memberOfAccount(state, fromHex(opts.lender))?.id : opts.lender;
   if (member === undefined) return { items: [], offset, limit, total: 0 };
   const total = Number(loadCount(state, lenderCountKey(member)));
   for (let i = offset; i < Math.min(total, offset + limit); i++) {

@@ -6,10 +6,25 @@ import { assert } from '../../core/errors.js';
 import type { KvReader, KvWriter } from '../../state/kv.js';
 import { stateKey, load, save } from '../store.js';
 import {
-  OK, failure, type Module, type OpDef, type Genesis, type ValidatorUpdate, type BlockStepContext, type Misbehaviour,
+  OK,
+  failure,
+  type Module,
+  type OpDef,
+  type Genesis,
+  type ValidatorUpdate,
+  type BlockStepContext,
+  type Misbehaviour,
 } from '../types.js';
 import { MAX_VALIDATORS } from '../../core/constants.js';
-import { addressSchema, publicKeySchema, assetCodeSchema, hex, moduleAddress, insertSortedBytes, removeBytes } from '../util.js';
+import {
+  addressSchema,
+  publicKeySchema,
+  assetCodeSchema,
+  hex,
+  moduleAddress,
+  insertSortedBytes,
+  removeBytes,
+} from '../util.js';
 import { transfer, mint, burn, assetExists } from './asset.js';
 // member <-> staking import each other's functions only (used at call time), never values at module load.
 import { memberOfAccount } from './member.js';
@@ -97,7 +112,10 @@ export const UnbondingSchema = struct('Unbonding', [
 export type Unbonding = Infer<typeof UnbondingSchema>;
 const UnbondingQueueSchema = list(UnbondingSchema, { max: MAX_UNBONDING_STORED });
 const ValidatorListSchema = list(addressSchema, { max: MAX_VALIDATORS });
-const PowerSchema = struct('Power', [['publicKey', publicKeySchema], ['power', u64]] as const);
+const PowerSchema = struct('Power', [
+  ['publicKey', publicKeySchema],
+  ['power', u64],
+] as const);
 const PowerListSchema = list(PowerSchema, { max: MAX_VALIDATORS });
 
 const unbondingKey = (): Uint8Array => stateKey('staking', 'unbonding');
@@ -169,16 +187,27 @@ const bond: OpDef<Infer<typeof BondArgs>> = {
     const p = loadParams(ctx.state);
     const existing = loadValidator(ctx.state, ctx.sender);
     const stake = (existing?.stake ?? 0n) + a.amount;
-    if (stake < p.minStake) return failure(STAKING_CODES.BELOW_MIN_STAKE, `stake ${stake} is below the minimum ${p.minStake}`);
+    if (stake < p.minStake)
+      return failure(STAKING_CODES.BELOW_MIN_STAKE, `stake ${stake} is below the minimum ${p.minStake}`);
     if (existing === null && loadValidatorList(ctx.state).length >= MAX_VALIDATORS) {
       return failure(STAKING_CODES.TOO_MANY_VALIDATORS, `at most ${MAX_VALIDATORS} validators`);
     }
     const moved = transfer(ctx.state, p.bondAsset, ctx.sender, BONDED_POOL, a.amount);
     if (!moved.ok) return failure(STAKING_CODES.INSUFFICIENT_FUNDS, moved.message);
     saveValidator(ctx.state, {
-      address: ctx.sender, publicKey: ctx.senderKey, memberId: m.id, stake, jailedUntilMs: existing?.jailedUntilMs ?? null,
+      address: ctx.sender,
+      publicKey: ctx.senderKey,
+      memberId: m.id,
+      stake,
+      jailedUntilMs: existing?.jailedUntilMs ?? null,
     });
-    ctx.emit('bonded', { validator: hex(ctx.sender), member: m.id, asset: p.bondAsset, amount: a.amount.toString(), stake: stake.toString() });
+    ctx.emit('bonded', {
+      validator: hex(ctx.sender),
+      member: m.id,
+      asset: p.bondAsset,
+      amount: a.amount.toString(),
+      stake: stake.toString(),
+    });
     return OK;
   },
 };
@@ -190,13 +219,18 @@ const unbond: OpDef<Infer<typeof UnbondArgs>> = {
     const v = loadValidator(ctx.state, ctx.sender);
     if (v === null) return failure(STAKING_CODES.NOT_VALIDATOR, 'this account has no bonded stake');
     if (a.amount === 0n) return failure(STAKING_CODES.ZERO_AMOUNT, 'amount must be positive');
-    if (a.amount > v.stake) return failure(STAKING_CODES.INSUFFICIENT_STAKE, `bonded ${v.stake}, asked to unbond ${a.amount}`);
+    if (a.amount > v.stake)
+      return failure(STAKING_CODES.INSUFFICIENT_STAKE, `bonded ${v.stake}, asked to unbond ${a.amount}`);
     const p = loadParams(ctx.state);
     const left = v.stake - a.amount;
     if (left > 0n && left < p.minStake) {
-      return failure(STAKING_CODES.BELOW_MIN_STAKE, `would leave ${left}, below the minimum ${p.minStake}; unbond all to exit`);
+      return failure(
+        STAKING_CODES.BELOW_MIN_STAKE,
+        `would leave ${left}, below the minimum ${p.minStake}; unbond all to exit`,
+      );
     }
-    if (loadUnbonding(ctx.state).length >= MAX_UNBONDING) return failure(STAKING_CODES.UNBONDING_QUEUE_FULL, 'too many pending unbondings');
+    if (loadUnbonding(ctx.state).length >= MAX_UNBONDING)
+      return failure(STAKING_CODES.UNBONDING_QUEUE_FULL, 'too many pending unbondings');
     const wasActive = isActive(v, p);
     if (wasActive && left === 0n && totalActivePower(ctx.state) === v.stake) {
       return failure(STAKING_CODES.LAST_VALIDATOR, 'the last active validator cannot leave: the chain would halt');
@@ -205,7 +239,12 @@ const unbond: OpDef<Infer<typeof UnbondArgs>> = {
     enqueueUnbonding(ctx.state, { address: ctx.sender, amount: a.amount, completeAtMs });
     if (left === 0n) deleteValidator(ctx.state, ctx.sender);
     else saveValidator(ctx.state, { ...v, stake: left });
-    ctx.emit('unbonding', { validator: hex(ctx.sender), amount: a.amount.toString(), stake: left.toString(), completeAtMs: completeAtMs.toString() });
+    ctx.emit('unbonding', {
+      validator: hex(ctx.sender),
+      amount: a.amount.toString(),
+      stake: left.toString(),
+      completeAtMs: completeAtMs.toString(),
+    });
     return OK;
   },
 };
@@ -217,9 +256,14 @@ const unjail: OpDef<Infer<typeof UnjailArgs>> = {
     const v = loadValidator(ctx.state, ctx.sender);
     if (v === null) return failure(STAKING_CODES.NOT_VALIDATOR, 'this account has no bonded stake');
     if (v.jailedUntilMs === null) return failure(STAKING_CODES.NOT_JAILED, 'validator is not jailed');
-    if (ctx.block.timeMs < v.jailedUntilMs) return failure(STAKING_CODES.STILL_JAILED, `jailed until ${v.jailedUntilMs}`);
+    if (ctx.block.timeMs < v.jailedUntilMs)
+      return failure(STAKING_CODES.STILL_JAILED, `jailed until ${v.jailedUntilMs}`);
     const p = loadParams(ctx.state);
-    if (v.stake < p.minStake) return failure(STAKING_CODES.BELOW_MIN_STAKE, `stake ${v.stake} is below the minimum ${p.minStake}: bond more first`);
+    if (v.stake < p.minStake)
+      return failure(
+        STAKING_CODES.BELOW_MIN_STAKE,
+        `stake ${v.stake} is below the minimum ${p.minStake}: bond more first`,
+      );
     saveValidator(ctx.state, { ...v, jailedUntilMs: null });
     ctx.emit('unjailed', { validator: hex(ctx.sender) });
     return OK;
@@ -245,7 +289,11 @@ function beginBlock(ctx: BlockStepContext, misbehaviour: readonly Misbehaviour[]
       burned += cut;
       const jailedUntilMs = ctx.block.timeMs + p.jailMs;
       saveValidator(ctx.state, { ...v, stake: v.stake - cut, jailedUntilMs });
-      ctx.emit('staking', 'jailed', { validator: hex(address), untilMs: jailedUntilMs.toString(), height: mb.height.toString() });
+      ctx.emit('staking', 'jailed', {
+        validator: hex(address),
+        untilMs: jailedUntilMs.toString(),
+        height: mb.height.toString(),
+      });
     }
     // Stake already on its way out still answers for misbehaviour committed while it was bonded.
     const q = loadUnbonding(ctx.state);
@@ -258,12 +306,23 @@ function beginBlock(ctx: BlockStepContext, misbehaviour: readonly Misbehaviour[]
       burned += cut;
       changed = true;
     }
-    if (changed) save(ctx.state, unbondingKey(), UnbondingQueueSchema, q.filter((e) => e.amount > 0n));
+    if (changed)
+      save(
+        ctx.state,
+        unbondingKey(),
+        UnbondingQueueSchema,
+        q.filter((e) => e.amount > 0n),
+      );
     if (burned > 0n) {
       const r = burn(ctx.state, p.bondAsset, BONDED_POOL, burned);
       assert(r.ok, 'bonded pool holds all bonded and unbonding stake');
     }
-    ctx.emit('staking', 'slashed', { validator: hex(address), height: mb.height.toString(), amount: burned.toString(), asset: p.bondAsset });
+    ctx.emit('staking', 'slashed', {
+      validator: hex(address),
+      height: mb.height.toString(),
+      amount: burned.toString(),
+      asset: p.bondAsset,
+    });
   }
 }
 
@@ -276,7 +335,11 @@ function endBlock(ctx: BlockStepContext): ValidatorUpdate[] {
     const e = q[released]!;
     const r = transfer(ctx.state, p.bondAsset, BONDED_POOL, e.address, e.amount);
     assert(r.ok, 'bonded pool holds all unbonding stake');
-    ctx.emit('staking', 'unbondingCompleted', { validator: hex(e.address), amount: e.amount.toString(), asset: p.bondAsset });
+    ctx.emit('staking', 'unbondingCompleted', {
+      validator: hex(e.address),
+      amount: e.amount.toString(),
+      asset: p.bondAsset,
+    });
     released++;
   }
   if (released > 0) save(ctx.state, unbondingKey(), UnbondingQueueSchema, q.slice(released));
@@ -294,8 +357,14 @@ function endBlock(ctx: BlockStepContext): ValidatorUpdate[] {
   for (const x of last) if (!currentKeys.has(hex(x.publicKey))) updates.push({ publicKey: x.publicKey, power: 0n });
   if (updates.length === 0) return [];
   updates.sort((a, b) => compareBytes(a.publicKey, b.publicKey));
-  save(ctx.state, lastPowersKey(), PowerListSchema, current.map((v) => ({ publicKey: v.publicKey, power: v.power })));
-  for (const u of updates) ctx.emit('staking', 'validatorUpdated', { publicKey: hex(u.publicKey), power: u.power.toString() });
+  save(
+    ctx.state,
+    lastPowersKey(),
+    PowerListSchema,
+    current.map((v) => ({ publicKey: v.publicKey, power: v.power })),
+  );
+  for (const u of updates)
+    ctx.emit('staking', 'validatorUpdated', { publicKey: hex(u.publicKey), power: u.power.toString() });
   return updates;
 }
 
@@ -310,17 +379,30 @@ export const stakingModule: Module = {
     for (const gv of g.validators) {
       const address = addressOf(gv.publicKey);
       const m = memberOfAccount(state, address);
-      assert(m !== null && m.id === gv.memberId && m.roles.includes('validator'),
-        `genesis validator ${hex(address)} must be an account of validator-operator member ${gv.memberId}`);
+      assert(
+        m !== null && m.id === gv.memberId && m.roles.includes('validator'),
+        `genesis validator ${hex(address)} must be an account of validator-operator member ${gv.memberId}`,
+      );
       assert(gv.stake >= params.minStake && gv.stake > 0n, `genesis validator ${hex(address)} stake below minimum`);
       assert(loadValidator(state, address) === null, `genesis validator ${hex(address)} listed twice`);
       // Genesis stake is created in the bonded pool: it counts in the bond asset's supply like any balance.
       const r = mint(state, params.bondAsset, BONDED_POOL, gv.stake);
       assert(r.ok, 'genesis stake mint');
-      saveValidator(state, { address, publicKey: gv.publicKey, memberId: gv.memberId, stake: gv.stake, jailedUntilMs: null });
+      saveValidator(state, {
+        address,
+        publicKey: gv.publicKey,
+        memberId: gv.memberId,
+        stake: gv.stake,
+        jailedUntilMs: null,
+      });
     }
     const set = loadValidatorSet(state);
-    save(state, lastPowersKey(), PowerListSchema, set.map((v) => ({ publicKey: v.publicKey, power: v.power })));
+    save(
+      state,
+      lastPowersKey(),
+      PowerListSchema,
+      set.map((v) => ({ publicKey: v.publicKey, power: v.power })),
+    );
   },
   beginBlock,
   endBlock,
@@ -329,7 +411,14 @@ export const stakingModule: Module = {
 // ---- views (JSON-ready) ----
 
 function listValidators(state: KvReader): {
-  validators: { address: string; publicKey: string; memberId: string; stake: string; power: string; jailedUntilMs: string | null }[];
+  validators: {
+    address: string;
+    publicKey: string;
+    memberId: string;
+    stake: string;
+    power: string;
+    jailedUntilMs: string | null;
+  }[];
   unbonding: { address: string; amount: string; completeAtMs: string }[];
   totalPower: string;
 } {
@@ -338,11 +427,19 @@ function listValidators(state: KvReader): {
     const v = loadValidator(state, addr);
     assert(v !== null, 'validator list names a missing validator');
     return {
-      address: hex(v.address), publicKey: hex(v.publicKey), memberId: v.memberId, stake: v.stake.toString(),
-      power: (isActive(v, p) ? v.stake : 0n).toString(), jailedUntilMs: v.jailedUntilMs?.toString() ?? null,
+      address: hex(v.address),
+      publicKey: hex(v.publicKey),
+      memberId: v.memberId,
+      stake: v.stake.toString(),
+      power: (isActive(v, p) ? v.stake : 0n).toString(),
+      jailedUntilMs: v.jailedUntilMs?.toString() ?? null,
     };
   });
-  const unbonding = loadUnbonding(state).map((e) => ({ address: hex(e.address), amount: e.amount.toString(), completeAtMs: e.completeAtMs.toString() }));
+  const unbonding = loadUnbonding(state).map((e) => ({
+    address: hex(e.address),
+    amount: e.amount.toString(),
+    completeAtMs: e.completeAtMs.toString(),
+  }));
   return { validators, unbonding, totalPower: totalActivePower(state).toString() };
 }
 

@@ -44,9 +44,29 @@ const VIN_PATTERN = /^[A-HJ-NPR-Z0-9]{17}$/;
 const VIN_WEIGHTS = [8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2] as const;
 // ISO 3779 / FMVSS 565 / GB 16735 transliteration; I, O and Q never occur.
 const TRANSLIT: Record<string, number> = {
-  A: 1, B: 2, C: 3, D: 4, E: 5, F: 6, G: 7, H: 8,
-  J: 1, K: 2, L: 3, M: 4, N: 5, P: 7, R: 9,
-  S: 2, T: 3, U: 4, V: 5, W: 6, X: 7, Y: 8, Z: 9,
+  A: 1,
+  B: 2,
+  C: 3,
+  D: 4,
+  E: 5,
+  F: 6,
+  G: 7,
+  H: 8,
+  J: 1,
+  K: 2,
+  L: 3,
+  M: 4,
+  N: 5,
+  P: 7,
+  R: 9,
+  S: 2,
+  T: 3,
+  U: 4,
+  V: 5,
+  W: 6,
+  X: 7,
+  Y: 8,
+  Z: 9,
 };
 
 function vinValue(c: string): number {
@@ -211,13 +231,26 @@ const register: OpDef<Infer<typeof RegisterArgs>> = {
     if (a.modelYear < MIN_MODEL_YEAR || a.modelYear > maxYear) {
       return failure(VEHICLE_CODES.BAD_MODEL_YEAR, `model year ${a.modelYear} outside ${MIN_MODEL_YEAR}..${maxYear}`);
     }
-    if (loadVehicle(ctx.state, a.vin) !== null) return failure(VEHICLE_CODES.EXISTS, `vehicle ${a.vin} is already registered`);
+    if (loadVehicle(ctx.state, a.vin) !== null)
+      return failure(VEHICLE_CODES.EXISTS, `vehicle ${a.vin} is already registered`);
     saveVehicle(ctx.state, {
-      ...a, status: 'active', appraisal: null, lien: null, registeredBy: ctx.sender, registeredAtMs: ctx.block.timeMs,
+      ...a,
+      status: 'active',
+      appraisal: null,
+      lien: null,
+      registeredBy: ctx.sender,
+      registeredAtMs: ctx.block.timeMs,
     });
     ctx.emit('registered', {
-      vin: a.vin, make: a.make, model: a.model, modelYear: String(a.modelYear), energy: a.energy, use: a.use,
-      condition: a.condition, owner: hex(a.owner), by: hex(ctx.sender),
+      vin: a.vin,
+      make: a.make,
+      model: a.model,
+      modelYear: String(a.modelYear),
+      energy: a.energy,
+      use: a.use,
+      condition: a.condition,
+      owner: hex(a.owner),
+      by: hex(ctx.sender),
     });
     return OK;
   },
@@ -236,7 +269,10 @@ const appraise: OpDef<Infer<typeof AppraiseArgs>> = {
     if (v === null) return notFound(a.vin);
     if (!assetExists(ctx.state, a.asset)) return failure(VEHICLE_CODES.UNKNOWN_ASSET, `unknown asset ${a.asset}`);
     if (a.amount === 0n) return failure(VEHICLE_CODES.ZERO_AMOUNT, 'appraised value must be positive');
-    saveVehicle(ctx.state, { ...v, appraisal: { asset: a.asset, amount: a.amount, by: ctx.sender, atMs: ctx.block.timeMs } });
+    saveVehicle(ctx.state, {
+      ...v,
+      appraisal: { asset: a.asset, amount: a.amount, by: ctx.sender, atMs: ctx.block.timeMs },
+    });
     ctx.emit('appraised', { vin: a.vin, asset: a.asset, amount: a.amount.toString(), by: hex(ctx.sender) });
     return OK;
   },
@@ -252,7 +288,10 @@ const transferOwnership: OpDef<Infer<typeof TransferOwnershipArgs>> = {
     if (v === null) return notFound(a.vin);
     if (!equalBytes(v.owner, ctx.sender)) return failure(VEHICLE_CODES.NOT_OWNER, 'only the owner transfers a vehicle');
     if (v.lien !== null) {
-      return failure(VEHICLE_CODES.LIENED, `vehicle ${a.vin} carries a lien for loan ${v.lien.loanId}; it cannot change owner`);
+      return failure(
+        VEHICLE_CODES.LIENED,
+        `vehicle ${a.vin} carries a lien for loan ${v.lien.loanId}; it cannot change owner`,
+      );
     }
     if (v.status !== 'active') return failure(VEHICLE_CODES.NOT_ACTIVE, `vehicle ${a.vin} is ${v.status}`);
     if (equalBytes(a.to, v.owner)) return failure(VEHICLE_CODES.SAME_OWNER, 'the recipient already owns the vehicle');
@@ -266,7 +305,8 @@ const setStatus: OpDef<Infer<typeof SetStatusArgs>> = {
   args: SetStatusArgs,
   gasBase: 2_000n,
   run(ctx, a) {
-    if (!hasRole(ctx.state, ctx.sender, 'registrar')) return failure(VEHICLE_CODES.NOT_REGISTRAR, 'only registrar accounts set a vehicle status');
+    if (!hasRole(ctx.state, ctx.sender, 'registrar'))
+      return failure(VEHICLE_CODES.NOT_REGISTRAR, 'only registrar accounts set a vehicle status');
     const bad = badVin(a.vin);
     if (bad) return bad;
     const v = loadVehicle(ctx.state, a.vin);
@@ -288,22 +328,47 @@ export const vehicleModule: Module = {
 // ---- views (JSON-ready) ----
 
 export interface VehicleView {
-  vin: string; make: string; model: string; modelYear: number; energy: string; use: string; condition: string;
-  status: string; owner: string;
+  vin: string;
+  make: string;
+  model: string;
+  modelYear: number;
+  energy: string;
+  use: string;
+  condition: string;
+  status: string;
+  owner: string;
   appraisal: { asset: string; amount: string; by: string; atMs: string } | null;
   lien: { loanId: string; lender: string; registeredAtMs: string } | null;
-  registeredBy: string; registeredAtMs: string;
+  registeredBy: string;
+  registeredAtMs: string;
 }
 
 function getVehicle(state: KvReader, vin: string): VehicleView | null {
   const v = loadVehicle(state, vin);
   if (v === null) return null;
   return {
-    vin: v.vin, make: v.make, model: v.model, modelYear: v.modelYear, energy: v.energy, use: v.use, condition: v.condition,
-    status: v.status, owner: hex(v.owner),
-    appraisal: v.appraisal && { asset: v.appraisal.asset, amount: v.appraisal.amount.toString(), by: hex(v.appraisal.by), atMs: v.appraisal.atMs.toString() },
-    lien: v.lien && { loanId: v.lien.loanId.toString(), lender: hex(v.lien.lender), registeredAtMs: v.lien.registeredAtMs.toString() },
-    registeredBy: hex(v.registeredBy), registeredAtMs: v.registeredAtMs.toString(),
+    vin: v.vin,
+    make: v.make,
+    model: v.model,
+    modelYear: v.modelYear,
+    energy: v.energy,
+    use: v.use,
+    condition: v.condition,
+    status: v.status,
+    owner: hex(v.owner),
+    appraisal: v.appraisal && {
+      asset: v.appraisal.asset,
+      amount: v.appraisal.amount.toString(),
+      by: hex(v.appraisal.by),
+      atMs: v.appraisal.atMs.toString(),
+    },
+    lien: v.lien && {
+      loanId: v.lien.loanId.toString(),
+      lender: hex(v.lien.lender),
+      registeredAtMs: v.lien.registeredAtMs.toString(),
+    },
+    registeredBy: hex(v.registeredBy),
+    registeredAtMs: v.registeredAtMs.toString(),
   };
 }
 
