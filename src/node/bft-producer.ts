@@ -5,51 +5,26 @@ import { equalBytes, toHex } from '../core/bytes.js';
 import type { KeyPair } from '../core/keys.js';
 import { blockHash, type Block, type Commit } from '../core/types.js';
 import { ConsensusEngine } from '../consensus/engine.js';
-import { ConsensusDriver, type ConsensusNetwork, type TimeoutInfo } from '../consensus/driver.js';
-import type { Application, FinalizeBlockResult, Misbehaviour, PrepareProposalRequest, ProcessProposalResult } from '../consensus/app.js';
+import { ConsensusDriver, type TimeoutInfo } from '../consensus/driver.js';
+import type {
+  Application,
+  FinalizeBlockResult,
+  Misbehaviour,
+  PrepareProposalRequest,
+  ProcessProposalResult,
+} from '../consensus/app.js';
 import { ChainState, decodeChainStateSnapshot, encodeChainStateSnapshot } from '../consensus/chain-state.js';
 import { defaultParams, type ConsensusParams } from '../consensus/params.js';
 import { messageHeight, type ConsensusMessage } from '../consensus/messages.js';
 import type { Mempool } from '../mempool/mempool.js';
 import type { CommittedBlock } from '../rpc/backend.js';
-import { ChainApp, InvalidBlockError, type BuiltBlock } from './app.js';
+import { type ChainApp, InvalidBlockError, type BuiltBlock } from './app.js';
 import type { BlockConfig } from './config.js';
 import type { ChainGenesis } from './genesis.js';
 import type { NodeMetrics } from './metrics.js';
 import type { BlockProducer } from './producer.js';
+import { LoopbackNetwork, type NodeConsensusNetwork } from '../p2p/network.js';
 import { FileSignStateStore } from './signer-store.js';
-
-/** The engine's view of the network: broadcast (the driver's side) and delivery of peers' messages. */
-export interface NodeConsensusNetwork extends ConsensusNetwork {
-  /** Registers the one receiver of incoming consensus messages. */
-  onMessage(receive: (msg: ConsensusMessage) => void): void;
-  close(): void;
-}
-
-/**
- * A one-validator network: what the node broadcasts comes back to it, asynchronously (never inside the driver's
- * own step), as it would from a peer's echo. p2p replaces it with real peers.
- */
-export class LoopbackNetwork implements NodeConsensusNetwork {
-  private receive: ((msg: ConsensusMessage) => void) | null = null;
-  private closed = false;
-
-  broadcast(msg: ConsensusMessage): void {
-    if (this.closed) return;
-    setImmediate(() => {
-      if (!this.closed) this.receive?.(msg);
-    });
-  }
-
-  onMessage(receive: (msg: ConsensusMessage) => void): void {
-    this.receive = receive;
-  }
-
-  close(): void {
-    this.closed = true;
-    this.receive = null;
-  }
-}
 
 /** Re-send interval for lost messages (the engine's gossipTick). */
 export const GOSSIP_TICK_MS = 1000;
@@ -95,9 +70,12 @@ export function consensusParamsOf(genesis: ChainGenesis, block: BlockConfig): Co
   const p = defaultParams(genesis.vm.chainId, genesis.vm.staking.unbondingMs);
   const t = genesis.consensus;
   p.timeouts = {
-    proposeMs: t.proposeMs, proposeDeltaMs: t.deltaMs,
-    prevoteMs: t.prevoteMs, prevoteDeltaMs: t.deltaMs,
-    precommitMs: t.precommitMs, precommitDeltaMs: t.deltaMs,
+    proposeMs: t.proposeMs,
+    proposeDeltaMs: t.deltaMs,
+    prevoteMs: t.prevoteMs,
+    prevoteDeltaMs: t.deltaMs,
+    precommitMs: t.precommitMs,
+    precommitDeltaMs: t.deltaMs,
     commitMs: block.intervalMs,
   };
   return p;
@@ -110,7 +88,9 @@ function replayBlocks(app: ChainApp, chain: ChainState, from: bigint, to: bigint
     if (stored === undefined) throw new Error(`block or commit ${h} is missing from the database`);
     const updates = app.validatorUpdatesAt(h);
     if (updates === undefined) {
-      throw new Error(`the validator updates of block ${h} are not in the database (written by an older node): the BFT engine cannot rebuild its validator sets; run with consensus.engine "solo" or a new data folder`);
+      throw new Error(
+        `the validator updates of block ${h} are not in the database (written by an older node): the BFT engine cannot rebuild its validator sets; run with consensus.engine "solo" or a new data folder`,
+      );
     }
     chain.advance(stored.block, stored.commit, updates, params.evidence);
   }
@@ -118,7 +98,11 @@ function replayBlocks(app: ChainApp, chain: ChainState, from: bigint, to: bigint
 
 /** Rebuilds the engine's chain view from genesis: every committed block (the fallback without a snapshot). */
 export function replayChainState(app: ChainApp, genesis: ChainGenesis, params: ConsensusParams): ChainState {
-  const chain = ChainState.genesis({ chainId: genesis.vm.chainId, genesisTimeMs: genesis.vm.genesisTimeMs, validators: app.genesisValidators() });
+  const chain = ChainState.genesis({
+    chainId: genesis.vm.chainId,
+    genesisTimeMs: genesis.vm.genesisTimeMs,
+    validators: app.genesisValidators(),
+  });
   replayBlocks(app, chain, 1n, app.height(), params);
   return chain;
 }
@@ -134,14 +118,20 @@ export interface RestoredChainState {
  * Rebuilds the engine's chain view from the stored snapshot plus the blocks committed after it. Without a snapshot
  * (a database written by an older node) or with one that does not fit this chain, replays every block from genesis.
  */
-export function restoreChainState(app: ChainApp, genesis: ChainGenesis, params: ConsensusParams, logger: Logger): RestoredChainState {
+export function restoreChainState(
+  app: ChainApp,
+  genesis: ChainGenesis,
+  params: ConsensusParams,
+  logger: Logger,
+): RestoredChainState {
   const top = app.height();
   const bytes = app.chainStateSnapshot();
   if (bytes !== undefined) {
     try {
       const chain = ChainState.fromSnapshot(decodeChainStateSnapshot(bytes));
       const at = chain.height - 1n;
-      if (chain.chainId !== genesis.vm.chainId || chain.genesisTimeMs !== genesis.vm.genesisTimeMs) throw new Error('the snapshot is of another chain');
+      if (chain.chainId !== genesis.vm.chainId || chain.genesisTimeMs !== genesis.vm.genesisTimeMs)
+        throw new Error('the snapshot is of another chain');
       if (at > top) throw new Error(`the snapshot (height ${at}) is above the last committed height ${top}`);
       // The snapshot must describe this database's chain: its last block hash is the stored block's.
       const stored = at === 0n ? undefined : app.committedAt(at);
@@ -151,10 +141,16 @@ export function restoreChainState(app: ChainApp, genesis: ChainGenesis, params: 
       replayBlocks(app, chain, at + 1n, top, params);
       return { chain, snapshotHeight: at, replayedBlocks: top - at };
     } catch (e) {
-      logger.warn({ err: e as Error, height: top.toString() }, 'the chain-state snapshot is unusable: replaying every committed block from genesis');
+      logger.warn(
+        { err: e as Error, height: top.toString() },
+        'the chain-state snapshot is unusable: replaying every committed block from genesis',
+      );
     }
   } else if (top > 0n) {
-    logger.info({ height: top.toString() }, 'no chain-state snapshot in the database (written by an older node): replaying every committed block from genesis');
+    logger.info(
+      { height: top.toString() },
+      'no chain-state snapshot in the database (written by an older node): replaying every committed block from genesis',
+    );
   }
   return { chain: replayChainState(app, genesis, params), snapshotHeight: null, replayedBlocks: top };
 }
@@ -181,7 +177,11 @@ class ChainApplication implements Application {
   prepareProposal(req: PrepareProposalRequest): Block {
     const { app, mempool } = this.deps;
     const started = process.hrtime.bigint();
-    const entries = mempool.reap({ maxGas: this.blockGasLimit, maxTxs: this.block.maxTxs, maxBytes: this.block.maxBytes });
+    const entries = mempool.reap({
+      maxGas: this.blockGasLimit,
+      maxTxs: this.block.maxTxs,
+      maxBytes: this.block.maxBytes,
+    });
     const built = app.buildBlock({
       height: req.height,
       timeMs: req.timeMs,
@@ -189,7 +189,10 @@ class ChainApplication implements Application {
       txs: entries.map((e) => ({ bytes: e.bytes, tx: e.tx, hash: e.hash, signatureVerified: true })),
       lastCommit: req.lastCommit,
       evidence: req.evidence,
-      misbehaviour: this.misbehaviourOf(req.evidence.map((ev) => ev.voteA.body), req.timeMs),
+      misbehaviour: this.misbehaviourOf(
+        req.evidence.map((ev) => ev.voteA.body),
+        req.timeMs,
+      ),
       validatorsHash: req.validatorsHash,
       nextValidatorsHash: req.nextValidatorsHash,
     });
@@ -200,7 +203,13 @@ class ChainApplication implements Application {
   processProposal(block: Block): ProcessProposalResult {
     try {
       const started = process.hrtime.bigint();
-      const built = this.execute(block, this.misbehaviourOf(block.evidence.map((ev) => ev.voteA.body), block.header.timeMs));
+      const built = this.execute(
+        block,
+        this.misbehaviourOf(
+          block.evidence.map((ev) => ev.voteA.body),
+          block.header.timeMs,
+        ),
+      );
       this.executed.set(toHex(built.hash), { built, execNs: process.hrtime.bigint() - started });
       return { valid: true };
     } catch (e) {
@@ -224,9 +233,11 @@ class ChainApplication implements Application {
       this.deps.onCommitted(committed);
       return { stateRoot: built.prepared.root, validatorUpdates: built.validatorUpdates };
     });
-    this.inFlight = p.finally(() => {
-      this.inFlight = null;
-    }).catch(() => undefined);
+    this.inFlight = p
+      .finally(() => {
+        this.inFlight = null;
+      })
+      .catch(() => undefined);
     return p;
   }
 
@@ -234,7 +245,11 @@ class ChainApplication implements Application {
    * The engine's chain state as it will be once it advances past `block` (the engine advances only after this
    * commit), encoded for the block's batch when a snapshot is due; undefined otherwise.
    */
-  private snapshotAfter(block: Block, commit: Commit, updates: FinalizeBlockResult['validatorUpdates']): Uint8Array | undefined {
+  private snapshotAfter(
+    block: Block,
+    commit: Commit,
+    updates: FinalizeBlockResult['validatorUpdates'],
+  ): Uint8Array | undefined {
     const chain = this.chain();
     const h = block.header.height;
     const interval = this.snapshotIntervalHeights ?? snapshotIntervalOf(chain.windowHeights);
@@ -257,7 +272,11 @@ class ChainApplication implements Application {
   /** As the engine computes it at decide: the validator, the height, and that height's block time. */
   private misbehaviourOf(votes: { validator: Uint8Array; height: bigint }[], blockTimeMs: bigint): Misbehaviour[] {
     const chain = this.chain();
-    return votes.map((v) => ({ validator: v.validator, height: v.height, timeMs: chain.timeAt(v.height) ?? blockTimeMs }));
+    return votes.map((v) => ({
+      validator: v.validator,
+      height: v.height,
+      timeMs: chain.timeAt(v.height) ?? blockTimeMs,
+    }));
   }
 }
 
@@ -280,11 +299,21 @@ export class BftProducer implements BlockProducer {
   private gated: (() => void) | null = null;
   private gatedHeight = -1n;
 
-  constructor(private readonly opts: BftProducerOptions, private readonly deps: BftProducerDeps) {
+  constructor(
+    private readonly opts: BftProducerOptions,
+    private readonly deps: BftProducerDeps,
+  ) {
     this.network = deps.network ?? new LoopbackNetwork();
     this.lastBlockAtMs = deps.clock();
     const params = consensusParamsOf(opts.genesis, opts.block);
-    this.application = new ChainApplication(deps, opts.block, opts.genesis.blockGasLimit, () => this.engine!.chain, () => params, opts.snapshotIntervalHeights ?? null);
+    this.application = new ChainApplication(
+      deps,
+      opts.block,
+      opts.genesis.blockGasLimit,
+      () => this.engine!.chain,
+      () => params,
+      opts.snapshotIntervalHeights ?? null,
+    );
   }
 
   /** The engine (for tests and status); null before start. */
@@ -300,13 +329,16 @@ export class BftProducer implements BlockProducer {
     const restored = restoreChainState(this.deps.app, genesis, params, logger);
     const chain = restored.chain;
     this.application.lastSnapshotHeight = restored.snapshotHeight ?? 0n;
-    logger.info({
-      height: chain.height.toString(),
-      source: restored.snapshotHeight === null ? 'genesis' : 'snapshot',
-      snapshotHeight: restored.snapshotHeight?.toString() ?? null,
-      replayedBlocks: restored.replayedBlocks.toString(),
-      ms: Number((process.hrtime.bigint() - startedNs) / 1000n) / 1000,
-    }, 'consensus chain state rebuilt');
+    logger.info(
+      {
+        height: chain.height.toString(),
+        source: restored.snapshotHeight === null ? 'genesis' : 'snapshot',
+        snapshotHeight: restored.snapshotHeight?.toString() ?? null,
+        replayedBlocks: restored.replayedBlocks.toString(),
+        ms: Number((process.hrtime.bigint() - startedNs) / 1000n) / 1000,
+      },
+      'consensus chain state rebuilt',
+    );
     const signStore = new FileSignStateStore(this.opts.signStatePath);
     const signState = signStore.load();
     const engine = new ConsensusEngine({ params, keyPair: this.deps.key }, { chain, signState });
@@ -324,22 +356,43 @@ export class BftProducer implements BlockProducer {
       clock: { nowMs: () => (step === null ? BigInt(this.deps.clock()) : genesisTimeMs + engine.height * step) },
       onCommitted: (b, _c, r) => {
         const now = this.deps.clock();
-        if (this.lastCommitWallMs !== null) this.deps.metrics?.blockInterval.observe((now - this.lastCommitWallMs) / 1000);
+        if (this.lastCommitWallMs !== null)
+          this.deps.metrics?.blockInterval.observe((now - this.lastCommitWallMs) / 1000);
         this.lastCommitWallMs = now;
         this.lastBlockAtMs = now;
-        logger.debug({ height: b.header.height.toString(), txs: b.txs.length, validatorUpdates: r.validatorUpdates.length }, 'block committed');
+        logger.debug(
+          { height: b.header.height.toString(), txs: b.txs.length, validatorUpdates: r.validatorUpdates.length },
+          'block committed',
+        );
       },
       // A refused signature of our own deserves attention (e.g. a signer record ahead of this database); a refused
       // peer message is routine.
-      onNotice: (e) => (e.type === 'signRefused' ? logger.warn : logger.debug).call(logger, { notice: e.type, code: e.code, reason: e.message }, 'consensus notice'),
+      onNotice: (e) =>
+        (e.type === 'signRefused' ? logger.warn : logger.debug).call(
+          logger,
+          { notice: e.type, code: e.code, reason: e.message },
+          'consensus notice',
+        ),
       onHalt: (err) => this.fail(err),
     });
     this.network.onMessage((msg) => this.receive(msg));
     this.stopped = false;
-    logger.info({ height: chain.height.toString(), signState: signState === null ? null : `${signState.height}/${signState.round}/${signState.step}` }, 'BFT consensus starting');
+    logger.info(
+      {
+        height: chain.height.toString(),
+        signState: signState === null ? null : `${signState.height}/${signState.round}/${signState.step}`,
+      },
+      'BFT consensus starting',
+    );
     if (signState !== null && signState.height > chain.height) {
-      logger.warn({ signedHeight: signState.height.toString(), height: chain.height.toString(), signStateFile: this.opts.signStatePath },
-        'the signer record is ahead of this database: the guard refuses to sign until the chain reaches that height');
+      logger.warn(
+        {
+          signedHeight: signState.height.toString(),
+          height: chain.height.toString(),
+          signStateFile: this.opts.signStatePath,
+        },
+        'the signer record is ahead of this database: the guard refuses to sign until the chain reaches that height',
+      );
     }
     const midHeight = signState !== null && signState.height === chain.height;
     if (midHeight) this.guard(() => this.driver!.start());
@@ -390,7 +443,10 @@ export class BftProducer implements BlockProducer {
     if (empty > 0 && this.deps.clock() - this.lastBlockAtMs >= empty) return true;
     if (mempool.size === 0) return false;
     // Only txs that can execute now count (a tx after a nonce gap would not make a block).
-    return mempool.reap({ maxGas: this.opts.genesis.blockGasLimit, maxTxs: 1, maxBytes: this.opts.block.maxBytes }).length > 0;
+    return (
+      mempool.reap({ maxGas: this.opts.genesis.blockGasLimit, maxTxs: 1, maxBytes: this.opts.block.maxBytes }).length >
+      0
+    );
   }
 
   private receive(msg: ConsensusMessage): void {
