@@ -2,6 +2,7 @@
 import type { Block, Commit } from '../core/types.js';
 import type { ConsensusNetwork } from '../consensus/driver.js';
 import type { ConsensusMessage } from '../consensus/messages.js';
+import type { ValidatorSet } from '../consensus/validator-set.js';
 
 /** The engine's view of the network: broadcast (the driver's side) and delivery of peers' messages. */
 export interface NodeConsensusNetwork extends ConsensusNetwork {
@@ -34,7 +35,15 @@ export interface ChainPort {
   height(): bigint;
   /** A committed block with the commit that decided it, or undefined above the tip. */
   committedAt(height: bigint): { block: Block; commit: Commit } | undefined;
-  /** Hands a verified block (its commit checked with verifyCommit against its height's validator set) to consensus. */
+  /**
+   * The validator set that must sign the commit of block `height`. Known for the next height (tip + 1) only, which
+   * is all sync needs since it applies blocks in order; undefined otherwise.
+   */
+  validatorSetFor(height: bigint): ValidatorSet | undefined;
+  /**
+   * Hands a verified block (header chained to the tip, commit checked with verifyCommit against validatorSetFor) to
+   * consensus as a `syncedBlock` input. The node reports the resulting commit back to sync (its onCommitted).
+   */
   deliverSynced(block: Block, commit: Commit): void;
 }
 
